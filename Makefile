@@ -1,0 +1,44 @@
+# One entry point for everything. `make demo` and `make test` set themselves up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: setup demo test lint fmt bench bench-10m docs clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## generate a realistic brand into ./demo, import it, resolve identities, print a summary
+demo: setup
+	$(BIN)/siyu demo --dir demo
+
+## the whole test suite (what .ci/run runs)
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+fmt: setup
+	$(BIN)/ruff check --fix src tests benchmarks
+
+## benchmarks at 1 million consumers (figures go to docs/benchmarks.md)
+bench: setup
+	$(BIN)/python benchmarks/run.py --consumers 1000000
+
+## the same at 10 million consumers (about half an hour on 2 cores)
+bench-10m: setup
+	$(BIN)/python benchmarks/run.py --consumers 10000000
+
+## regenerate docs/data-model.md from the schema module
+docs: setup
+	$(BIN)/siyu schema --markdown > docs/data-model.md
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .hypothesis

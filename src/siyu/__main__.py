@@ -1,0 +1,3 @@
+from siyu.cli import main
+
+main()

@@ -1,0 +1,29 @@
+"""``siyu`` command line. Each area's commands live in their own module here and are thin
+adapters over the service functions of the layer they drive."""
+
+from __future__ import annotations
+
+import sys
+
+from siyu.cli.app import app, err
+from siyu.errors import SiyuError
+from siyu.i18n import tr
+
+# command modules register themselves on ``app``
+from siyu.cli import workspace_cmds  # noqa: E402,F401
+from siyu.cli import import_cmds  # noqa: E402,F401
+from siyu.cli import identity_cmds  # noqa: E402,F401
+from siyu.cli import generate_cmds  # noqa: E402,F401
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    try:
+        app()
+    except SiyuError as e:
+        err.print(f"[red]{tr('错误', 'error')}:[/red] {e}", markup=True, highlight=False)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err.print(tr("已中断", "interrupted"))
+        sys.exit(130)

@@ -1,0 +1,53 @@
+"""The Typer application and what every command shares: ``--home``, JSON output, errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from siyu.i18n import tr
+
+app = typer.Typer(
+    name="siyu",
+    help="siyu 私域 — warehouse-native private-domain consumer operations. "
+         "Set SIYU_LANG=en for English messages.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="Workspace folder (default: found from the current folder "
+                 "upwards, or $SIYU_HOME).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+
+
+def open_workspace(home: Path | None, ensure: bool = True):
+    """The workspace for a command; tables and migrations are brought up to date."""
+    from siyu.workspace import Workspace
+
+    ws = Workspace.open(home)
+    if ensure:
+        ws.ensure()
+    return ws
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]{tr('错误', 'error')}:[/red] {message}", markup=True)
+    raise typer.Exit(code)

@@ -1,0 +1,139 @@
+"""Typed settings: defaults here, overridden by the workspace's ``siyu.toml``, overridden by
+``SIYU_*`` environment variables (e.g. ``SIYU_TIMEZONE=Asia/Hong_Kong``).
+
+Every configurable default of DOMAIN.md lives here with a docstring; ``siyu settings`` prints
+the effective values and where each came from.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings", "write_settings", "SETTINGS_FILE"]
+
+SETTINGS_FILE = "siyu.toml"
+_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("siyu_settings_file", default={})
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Values read from the workspace's settings file (lower priority than the environment)."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused by __call__
+        return _FILE_VALUES.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get())
+
+
+class Settings(BaseSettings):
+    """siyu settings. Each field: its meaning, its default, the DOMAIN.md rule it serves."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SIYU_", extra="ignore", use_attribute_docstrings=True
+    )
+
+    brand_name: str = "My Brand"
+    """The brand's display name."""
+    timezone: str = "Asia/Shanghai"
+    """IANA time zone that decides calendar days, weeks, months (§1); naive timestamps in
+    imported files are read in it."""
+    warehouse_backend: str = "duckdb"
+    """Analytical engine behind Ibis. Only `duckdb` is wired today."""
+    warehouse_path: str = "warehouse.duckdb"
+    """Warehouse file, relative to the workspace."""
+    ops_url: str = ""
+    """SQLAlchemy URL of the operational store; empty = SQLite file `ops.sqlite` in the
+    workspace."""
+    memory_limit: str = "4GB"
+    """DuckDB memory limit; larger work spills to the workspace's `tmp/` folder."""
+    threads: int = Field(default=0, ge=0)
+    """DuckDB worker threads; 0 = one per core."""
+    import_batch_rows: int = Field(default=200_000, ge=1_000)
+    """Rows read per batch while importing (bounds memory)."""
+    oneid_guard_types: list[str] = ["phone", "member"]
+    """Key types of which a consumer may hold at most one; a link that would join two is
+    reported as a conflict and not merged (§3, configurable)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name like Asia/Shanghai)")
+        return v
+
+    @field_validator("oneid_guard_types")
+    @classmethod
+    def _known_key_types(cls, v: list[str]) -> list[str]:
+        from siyu.schema import KEY_TYPES
+
+        bad = [t for t in v if t not in KEY_TYPES]
+        if bad:
+            raise ValueError(f"unknown key type(s) {bad}; known: {', '.join(KEY_TYPES)}")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(path: Path | None, **overrides: Any) -> Settings:
+    """Settings from the file at ``path`` (if any), the environment and ``overrides``."""
+    values: dict[str, Any] = {}
+    if path is not None and path.exists():
+        with path.open("rb") as fh:
+            try:
+                values = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as e:
+                from siyu.errors import SiyuError
+
+                raise SiyuError(f"{path}: not valid TOML: {e}") from None
+    token = _FILE_VALUES.set(values)
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        from siyu.errors import SiyuError
+
+        problems = "; ".join(
+            f"{'.'.join(map(str, x['loc']))}: {x['msg'].removeprefix('Value error, ')}"
+            for x in e.errors()
+        )
+        raise SiyuError(f"invalid settings: {problems}") from None
+    finally:
+        _FILE_VALUES.reset(token)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def write_settings(path: Path, values: dict[str, Any]) -> None:
+    """Write ``values`` as a commented TOML settings file."""
+    lines = ["# siyu workspace settings; SIYU_<NAME> environment variables override them.", ""]
+    for name, v in values.items():
+        doc = (Settings.model_fields[name].description or "").strip()
+        for line in doc.splitlines():
+            lines.append(f"# {line.strip()}")
+        lines.append(f"{name} = {_toml_value(v)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

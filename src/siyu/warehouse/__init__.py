@@ -1,0 +1,89 @@
+"""The analytical warehouse: canonical tables and every derived table, reached through Ibis.
+
+Model code gets Ibis tables from ``Warehouse.table(name)`` and never sees the engine. Bulk
+loading (the importer) and a few maintenance statements use the engine connection directly;
+they live here and in ``siyu.ingest``, not in models.
+
+The DuckDB session time zone is the brand's (§1), so calendar functions on the stored
+``TIMESTAMPTZ`` instants give brand-local days, weeks and months.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+
+from siyu.config import Settings
+from siyu.errors import WorkspaceBusy
+from siyu.schema import SYSTEM_COLUMNS, TABLES, Table
+
+__all__ = ["Warehouse", "KEY_SEEN_DDL", "create_table_sql"]
+
+KEY_SEEN_DDL = """
+CREATE TABLE IF NOT EXISTS key_seen (
+    key VARCHAR NOT NULL,       -- consumer key type:value
+    key_type VARCHAR NOT NULL,
+    first_seen TIMESTAMPTZ,     -- earliest time the key was observed in the load
+    last_seen TIMESTAMPTZ,
+    n_rows BIGINT NOT NULL,     -- rows of the load that carry the key
+    source_table VARCHAR NOT NULL,
+    _load_id VARCHAR NOT NULL
+)"""
+"""Every consumer key each import run saw, with its first and last time (OneID's node list)."""
+
+
+def create_table_sql(t: Table) -> str:
+    cols = [f'"{c.name}" {c.sql_type}' + (" NOT NULL" if c.required else "") for c in t.columns]
+    cols += [f'"{n}" {typ}' for n, typ, _ in SYSTEM_COLUMNS]
+    return f'CREATE TABLE IF NOT EXISTS "{t.name}" (\n  ' + ",\n  ".join(cols) + "\n)"
+
+
+class Warehouse:
+    """A connection to the warehouse file with the canonical tables."""
+
+    def __init__(self, path: Path, settings: Settings, tmp_dir: Path | None = None,
+                 read_only: bool = False):
+        self.path = Path(path)
+        self.settings = settings
+        try:
+            self.ibis = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        except Exception as e:  # duckdb.IOException carries the lock holder
+            msg = str(e)
+            if "lock" in msg.lower():
+                raise WorkspaceBusy(
+                    f"the warehouse {self.path} is in use by another process "
+                    f"(DuckDB allows one writer; stop `siyu serve` or the other command): "
+                    f"{msg.splitlines()[0][:200]}"
+                ) from None
+            raise
+        self.raw = self.ibis.con
+        """The DuckDB connection (bulk loading and maintenance only; models use ``ibis``)."""
+        self.raw.execute(f"SET TimeZone = '{settings.zone.key}'")
+        self.raw.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        if settings.threads:
+            self.raw.execute(f"SET threads = {int(settings.threads)}")
+        if tmp_dir is not None:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            self.raw.execute(f"SET temp_directory = '{tmp_dir}'")
+        self.raw.execute("SET preserve_insertion_order = false")
+
+    def ensure_tables(self) -> None:
+        for t in TABLES.values():
+            self.raw.execute(create_table_sql(t))
+        self.raw.execute(KEY_SEEN_DDL)
+
+    def table(self, name: str) -> ibis.Table:
+        return self.ibis.table(name)
+
+    def has_table(self, name: str) -> bool:
+        return name in self.ibis.list_tables()
+
+    def count(self, name: str) -> int:
+        return int(self.raw.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+
+    def close(self) -> None:
+        try:
+            self.ibis.disconnect()
+        except Exception:  # pragma: no cover - closing twice is harmless
+            pass
