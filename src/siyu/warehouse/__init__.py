@@ -10,15 +10,27 @@ The DuckDB session time zone is the brand's (§1), so calendar functions on the 
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import ibis
+import duckdb
 
 from siyu.config import Settings
 from siyu.errors import WorkspaceBusy
 from siyu.schema import SYSTEM_COLUMNS, TABLES, Table
 
-__all__ = ["Warehouse", "KEY_SEEN_DDL", "create_table_sql"]
+if TYPE_CHECKING:
+    import ibis
+
+__all__ = ["Warehouse", "KEY_SEEN_DDL", "create_table_sql", "scalar"]
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params=None):
+    """The single value of a one-row, one-column query (the result is fully consumed, as
+    DuckDB requires before the connection runs anything else)."""
+    rows = con.execute(sql, params).fetchall() if params else con.execute(sql).fetchall()
+    return rows[0][0] if rows else None
 
 KEY_SEEN_DDL = """
 CREATE TABLE IF NOT EXISTS key_seen (
@@ -47,8 +59,9 @@ class Warehouse:
         self.path = Path(path)
         self.settings = settings
         try:
-            self.ibis = ibis.duckdb.connect(str(self.path), read_only=read_only)
-        except Exception as e:  # duckdb.IOException carries the lock holder
+            self.raw = duckdb.connect(str(self.path), read_only=read_only)
+            """The DuckDB connection (bulk loading and maintenance only; models use ``ibis``)."""
+        except duckdb.IOException as e:  # carries the lock holder
             msg = str(e)
             if "lock" in msg.lower():
                 raise WorkspaceBusy(
@@ -57,8 +70,6 @@ class Warehouse:
                     f"{msg.splitlines()[0][:200]}"
                 ) from None
             raise
-        self.raw = self.ibis.con
-        """The DuckDB connection (bulk loading and maintenance only; models use ``ibis``)."""
         self.raw.execute(f"SET TimeZone = '{settings.zone.key}'")
         self.raw.execute(f"SET memory_limit = '{settings.memory_limit}'")
         if settings.threads:
@@ -67,6 +78,14 @@ class Warehouse:
             tmp_dir.mkdir(parents=True, exist_ok=True)
             self.raw.execute(f"SET temp_directory = '{tmp_dir}'")
         self.raw.execute("SET preserve_insertion_order = false")
+        self.raw.execute("SET enable_progress_bar = false")
+
+    @cached_property
+    def ibis(self) -> ibis.BaseBackend:
+        """The Ibis backend over the same connection (what model code uses)."""
+        import ibis
+
+        return ibis.duckdb.from_connection(self.raw)
 
     def ensure_tables(self) -> None:
         for t in TABLES.values():
@@ -80,10 +99,7 @@ class Warehouse:
         return name in self.ibis.list_tables()
 
     def count(self, name: str) -> int:
-        return int(self.raw.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+        return int(scalar(self.raw, f'SELECT count(*) FROM "{name}"'))
 
     def close(self) -> None:
-        try:
-            self.ibis.disconnect()
-        except Exception:  # pragma: no cover - closing twice is harmless
-            pass
+        self.raw.close()
