@@ -39,6 +39,7 @@ bench-10m: setup
 ## regenerate docs/data-model.md from the schema module
 docs: setup
 	$(BIN)/siyu schema --markdown > docs/data-model.md
+	$(BIN)/siyu settings --markdown > docs/settings.md
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .hypothesis

@@ -137,3 +137,24 @@ def write_settings(path: Path, values: dict[str, Any]) -> None:
             lines.append(f"# {line.strip()}")
         lines.append(f"{name} = {_toml_value(v)}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def settings_markdown() -> str:
+    """docs/settings.md, generated from the field docstrings above (``make docs``)."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated from `src/siyu/config.py` by `make docs`; a test keeps it equal.",
+        "",
+        "Each setting has a default, can be set in the workspace's `siyu.toml`, and can be "
+        "overridden by an environment variable `SIYU_<NAME>` (upper case; lists as JSON, e.g. "
+        "`SIYU_ONEID_GUARD_TYPES='[\"phone\"]'`). `siyu settings` prints the effective values. "
+        "`SIYU_HOME` names the workspace and `SIYU_LANG` (`zh`/`en`) the message language.",
+        "",
+        "| setting | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, f in Settings.model_fields.items():
+        doc = " ".join((f.description or "").split())
+        lines.append(f"| `{name}` | `{f.default!r}` | {doc} |")
+    return "\n".join(lines) + "\n"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 
 from siyu.cli.app import app, err
-from siyu.errors import SiyuError
 from siyu.i18n import tr
 
 # command modules register themselves on ``app``
@@ -21,9 +20,6 @@ __all__ = ["app", "main"]
 def main() -> None:
     try:
         app()
-    except SiyuError as e:
-        err.print(f"[red]{tr('错误', 'error')}:[/red] {e}", markup=True, highlight=False)
-        sys.exit(e.exit_code)
     except KeyboardInterrupt:
         err.print(tr("已中断", "interrupted"))
         sys.exit(130)

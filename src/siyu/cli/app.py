@@ -9,11 +9,29 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
+from siyu.errors import SiyuError
 from siyu.i18n import tr
+
+class _Group(TyperGroup):
+    """Turns :class:`SiyuError` into a one-line message on stderr and its exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SiyuError as e:
+            err.print(f"[red]{tr('错误', 'error')}:[/red] {escape(str(e))}", markup=True)
+            raise typer.Exit(e.exit_code) from None
+
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 app = typer.Typer(
     name="siyu",
+    cls=_Group,
     help="siyu 私域 — warehouse-native private-domain consumer operations. "
          "Set SIYU_LANG=en for English messages.",
     no_args_is_help=True,
@@ -21,9 +39,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 HomeOpt = Annotated[
     Path | None,

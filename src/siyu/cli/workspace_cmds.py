@@ -64,10 +64,19 @@ def schema(
 
 
 @app.command()
-def settings(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+def settings(
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+    markdown: Annotated[bool, typer.Option("--markdown",
+                        help="Print the settings reference (docs/settings.md).")] = False,
+) -> None:
     """Print the effective settings of the workspace."""
+    from siyu.config import settings_markdown
     from siyu.workspace import Workspace
 
+    if markdown:
+        out.print(settings_markdown(), markup=False, end="")
+        return
     ws = Workspace.open(home)
     values = ws.settings.model_dump()
     if as_json:

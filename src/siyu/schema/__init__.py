@@ -138,7 +138,8 @@ class Table:
 SYSTEM_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("attrs", "VARCHAR", "extra source columns as a JSON object (null when none)"),
     ("_load_id", "VARCHAR", "the import run that stored the row (`siyu loads`)"),
-    ("_line", "BIGINT", "line of the row in its source file (1 = header for CSV)"),
+    ("_line", "BIGINT", "where the row stood in its file: the line for CSV and JSONL (a CSV "
+                        "header is line 1), the row number for Parquet, the sheet row for Excel"),
 )
 """Columns every stored table carries besides its canonical ones."""
 

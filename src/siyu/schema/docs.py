@@ -72,10 +72,13 @@ def schema_markdown(tables: list[Table] | None = None) -> str:
             if c.default is not None:
                 notes += f"; default `{c.default}`"
             if c.min is not None or c.max is not None:
-                rng = f"{'' if c.min is None else c.min:g}" if c.min is not None else ""
-                notes += f"; range {c.min if c.min is not None else '−∞'}…" \
-                         f"{c.max if c.max is not None else '∞'}"
-                del rng
+                lo = "" if c.min is None else f"{c.min:g}"
+                hi = "" if c.max is None else f"{c.max:g}"
+                rng = (f"{lo} ≤ value" + (f" ≤ {hi}" if hi else "")) if lo else f"value ≤ {hi}"
+                notes = f"{notes}; {rng}" if notes else rng
+            if c.aliases:
+                notes += "; also accepts " + ", ".join(f"`{k}`→`{v}`" for k, v in
+                                                        c.aliases.items())
             lines.append(f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | {notes} |")
         lines.append("")
     return "\n".join(lines)

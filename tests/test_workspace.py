@@ -1,0 +1,117 @@
+"""`siyu init`, settings sources, workspace discovery, the schema command and its document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from siyu.config import load_settings
+from siyu.errors import SiyuError, WorkspaceNotFound
+from siyu.schema import TABLES, import_order
+from siyu.schema.docs import schema_markdown
+from siyu.workspace import Workspace, find_home
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_init_creates_settings_warehouse_and_ops_store(tmp_path, cli):
+    r = cli("init", tmp_path / "b", "--brand", "小林咖啡", "--timezone", "Asia/Shanghai")
+    assert "小林咖啡" in r.stdout
+    home = tmp_path / "b"
+    assert {p.name for p in home.iterdir()} >= {"siyu.toml", "warehouse.duckdb", "ops.sqlite",
+                                                "rejects", "tmp"}
+    ws = Workspace.open(home)
+    assert ws.settings.brand_name == "小林咖啡"
+    tables = set(ws.warehouse.ibis.list_tables())
+    assert set(TABLES) | {"key_seen"} <= tables
+    ops_tables = set(inspect(ws.ops.engine).get_table_names())
+    assert {"import_runs", "identity_runs", "alembic_version"} <= ops_tables
+    ws.close()
+
+
+def test_init_refuses_an_existing_workspace_and_bad_zone(tmp_path, cli):
+    cli("init", tmp_path / "b")
+    r = cli("init", tmp_path / "b", ok=False)
+    assert r.exit_code == 1 and "already a siyu workspace" in r.stderr
+    r = cli("init", tmp_path / "c", "--timezone", "Mars/Olympus", ok=False)
+    assert r.exit_code == 1 and "unknown time zone" in r.stderr
+    assert not (tmp_path / "c" / "siyu.toml").exists()
+
+
+def test_environment_overrides_file_overrides_defaults(tmp_path, monkeypatch):
+    p = tmp_path / "siyu.toml"
+    p.write_text('brand_name = "文件"\ntimezone = "Asia/Tokyo"\n', encoding="utf-8")
+    s = load_settings(p)
+    assert (s.brand_name, s.timezone, s.memory_limit) == ("文件", "Asia/Tokyo", "4GB")
+    monkeypatch.setenv("SIYU_TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("SIYU_ONEID_GUARD_TYPES", '["phone"]')
+    s = load_settings(p)
+    assert (s.brand_name, s.timezone, s.oneid_guard_types) == ("文件", "Europe/Berlin", ["phone"])
+    monkeypatch.setenv("SIYU_ONEID_GUARD_TYPES", '["fax"]')
+    with pytest.raises(SiyuError, match="unknown key type"):
+        load_settings(p)
+
+
+def test_broken_settings_file_is_a_clear_error(tmp_path):
+    p = tmp_path / "siyu.toml"
+    p.write_text("brand_name = \n", encoding="utf-8")
+    with pytest.raises(SiyuError, match="not valid TOML"):
+        load_settings(p)
+
+
+def test_home_is_found_from_option_env_and_current_folder(tmp_path, monkeypatch, cli):
+    ws = Workspace.init(tmp_path / "a")
+    ws.close()
+    sub = tmp_path / "a" / "exports" / "march"
+    sub.mkdir(parents=True)
+    assert find_home(start=sub) == (tmp_path / "a").resolve()
+    monkeypatch.chdir(sub)
+    assert cli.json("settings")["timezone"] == "Asia/Shanghai"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WorkspaceNotFound):
+        find_home()
+    r = cli("settings", ok=False)
+    assert r.exit_code == 1 and "siyu init" in r.stderr
+    monkeypatch.setenv("SIYU_HOME", str(tmp_path / "a"))
+    assert cli.json("settings")["brand_name"] == "My Brand"
+    assert cli.json("settings", "--home", tmp_path / "a")["brand_name"] == "My Brand"
+    r = cli("settings", "--home", tmp_path, ok=False)
+    assert "not a siyu workspace" in r.stderr
+
+
+def test_schema_command(cli):
+    got = cli.json("schema", "orders")
+    [orders] = got["tables"]
+    assert orders["id_columns"] == ["order_id"]
+    assert [c["name"] for c in orders["columns"] if c["required"]] == [
+        "order_id", "consumer_key", "paid_at", "amount"]
+    assert len(cli.json("schema")["tables"]) == 14
+    r = cli("schema", "nope", ok=False)
+    assert r.exit_code == 2
+    assert "order_id" in cli("schema", "orders").stdout
+
+
+def test_import_order_puts_dependencies_first():
+    names = [t.name for t in import_order()]
+    assert len(names) == len(TABLES) == 14
+    for t in TABLES.values():
+        for d in t.depends_on:
+            assert names.index(d) < names.index(t.name)
+
+
+def test_data_model_doc_is_generated_from_the_schema():
+    doc = (ROOT / "docs" / "data-model.md").read_text(encoding="utf-8")
+    assert doc.strip() == schema_markdown().strip(), "run `make docs` to regenerate"
+
+
+def test_every_setting_is_documented():
+    from siyu.config import Settings
+
+    for name, f in Settings.model_fields.items():
+        assert f.description, f"setting {name} has no docstring"
+    doc = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    from siyu.config import settings_markdown
+
+    assert doc == settings_markdown(), "run `make docs` to regenerate"
