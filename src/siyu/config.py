@@ -19,17 +19,17 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 __all__ = ["Settings", "load_settings", "write_settings", "SETTINGS_FILE"]
 
 SETTINGS_FILE = "siyu.toml"
-_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("siyu_settings_file", default={})
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("siyu_settings_file", default=None)
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
     """Values read from the workspace's settings file (lower priority than the environment)."""
 
     def get_field_value(self, field, field_name):  # pragma: no cover - unused by __call__
-        return _FILE_VALUES.get().get(field_name), field_name, False
+        return (_FILE_VALUES.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_FILE_VALUES.get())
+        return dict(_FILE_VALUES.get() or {})
 
 
 class Settings(BaseSettings):
@@ -67,7 +67,8 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name like Asia/Shanghai)")
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name like Asia/Shanghai)") from None
         return v
 
     @field_validator("oneid_guard_types")

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import sys
 
+# command modules register themselves on ``app``
+from siyu.cli import (
+    demo_cmds,  # noqa: E402,F401
+    generate_cmds,  # noqa: E402,F401
+    identity_cmds,  # noqa: E402,F401
+    import_cmds,  # noqa: E402,F401
+    workspace_cmds,  # noqa: E402,F401
+)
 from siyu.cli.app import app, err
 from siyu.i18n import tr
-
-# command modules register themselves on ``app``
-from siyu.cli import workspace_cmds  # noqa: E402,F401
-from siyu.cli import import_cmds  # noqa: E402,F401
-from siyu.cli import identity_cmds  # noqa: E402,F401
-from siyu.cli import generate_cmds  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 from siyu.errors import SiyuError
 from siyu.i18n import tr
 
+
 class _Group(TyperGroup):
     """Turns :class:`SiyuError` into a one-line message on stderr and its exit code."""
 

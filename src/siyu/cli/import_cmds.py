@@ -81,7 +81,8 @@ def import_(
         else:
             totals = {k: sum(r.as_json()[k] for r in results)
                       for k in ("read", "loaded", "duplicates", "rejected")}
-            emit_json({"tables": [r.as_json() for r in results], **totals})
+            emit_json({"tables": [r.as_json() | {"seconds": round(r.seconds, 2)}
+                                  for r in results], **totals})
         return
     _summary(results)
 

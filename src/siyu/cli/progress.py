@@ -6,7 +6,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.progress import (
-    BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 

@@ -178,7 +178,6 @@ def _import_one(ws, t: Table, path: Path, fmt: str, encoding: str, delimiter: st
                          duplicates=0, rejected=0))
     stage = q(f"_stage_{load_id}")
     rejects = _Rejects(ws.tmp_dir / f"{load_id}.rejects.csv", path)
-    cols = ", ".join(q(c) for c in t.column_names)
     try:
         reader = open_reader(path, fmt, batch_rows=ws.settings.import_batch_rows,
                              encoding=encoding, delimiter=delimiter)

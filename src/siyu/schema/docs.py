@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from siyu.schema import (
-    CONNECTION_STRENGTH, ENGAGED_TYPES, KEY_TYPES, SYSTEM_COLUMNS, TABLES, Table, import_order,
+    CONNECTION_STRENGTH,
+    ENGAGED_TYPES,
+    KEY_TYPES,
+    SYSTEM_COLUMNS,
+    TABLES,
+    Table,
+    import_order,
 )
 
 

@@ -1,0 +1,154 @@
+"""``siyu demo`` (generate → import → resolve → summary) and ``siyu summary``."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from siyu.cli.app import HomeOpt, JsonOpt, app, emit_json, err, open_workspace, out
+from siyu.cli.progress import count_progress, file_progress
+from siyu.errors import SiyuError
+from siyu.i18n import tr
+
+DEMO_MARKER = ".siyu-demo"
+DEMO_BRAND = "小满生活 Xiaoman Life (demo)"
+
+
+def _prepare_dir(d: Path) -> None:
+    """An empty folder for the demo; a previous demo there is replaced, anything else kept."""
+    if d.exists() and any(d.iterdir()):
+        if not (d / DEMO_MARKER).exists():
+            raise SiyuError(tr("{d} 不是空目录，也不是之前的演示工作区；请换一个 --dir",
+                               "{d} is not empty and not an earlier demo workspace; "
+                               "choose another --dir", d=d))
+        shutil.rmtree(d)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / DEMO_MARKER).write_text("created by `siyu demo`; safe to delete\n", encoding="utf-8")
+
+
+def _print_summary(s: dict, stats: dict | None = None) -> None:
+    rt = RichTable(title=f"{s['brand']} — {tr('工作区概览', 'workspace summary')}",
+                   title_justify="left", show_header=False)
+    rt.add_column()
+    rt.add_column(justify="right")
+    if s.get("span"):
+        rt.add_row(tr("时间范围", "period"), f"{s['span']['from']} … {s['span']['to']}")
+    for name, n in s["rows"].items():
+        rt.add_row(f"  {name}", f"{n:,}")
+    if "consumers" in s:
+        rt.add_row(tr("消费者（OneID）", "consumers (OneID)"), f"{s['consumers']:,}")
+        rt.add_row(tr("标识数", "keys"), f"{s['keys']:,}")
+        rt.add_row(tr("当前私域用户", "in the private domain now"), f"{s['private_domain_now']:,}")
+        rt.add_row(tr("当前会员", "members now"), f"{s['members_now']:,}")
+        rt.add_row(tr("购买者", "buyers"), f"{s['buyers']:,}")
+    rt.add_row(tr("已支付订单", "paid orders"), f"{s['paid_orders']:,}")
+    rt.add_row("GMV", f"¥{s['gmv']:,.2f}")
+    if stats:
+        for label, v in stats.items():
+            rt.add_row(label, v)
+    out.print(rt)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Workspace folder for the demo "
+                                            "(an earlier demo there is replaced).")] = Path("demo"),
+    consumers: Annotated[int, typer.Option("--consumers", min=100)] = 50_000,
+    days: Annotated[int, typer.Option("--days", min=7)] = 365,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 7,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a realistic brand into a fresh workspace, import it, resolve identities and
+    print what it holds."""
+    from siyu.demo import generate
+    from siyu.identity import resolve
+    from siyu.ingest import import_dir
+    from siyu.summary import workspace_summary
+    from siyu.workspace import Workspace
+
+    directory = directory.expanduser().resolve()
+    _prepare_dir(directory)
+    source = directory / "source"
+    t0 = time.perf_counter()
+    quiet = as_json
+    if not quiet:
+        err.print(tr("① 生成示例品牌：{n} 位消费者，{d} 天 → {p}",
+                     "① generating a brand: {n} consumers over {d} days → {p}",
+                     n=f"{consumers:,}", d=days, p=source))
+    with count_progress(tr("生成", "generate"), consumers, enabled=not quiet) as progress:
+        generated = generate(source, consumers=consumers, days=days, seed=seed,
+                             progress=progress)
+    t_gen = time.perf_counter() - t0
+    ws = Workspace.init(directory, brand_name=DEMO_BRAND, exist_ok=True)
+    try:
+        if not quiet:
+            err.print(tr("② 导入 {p}", "② importing {p}", p=source))
+        t1 = time.perf_counter()
+        with file_progress(enabled=not quiet) as progress:
+            results = import_dir(ws, source, progress=progress)
+        t_imp = time.perf_counter() - t1
+        if not quiet:
+            err.print(tr("③ OneID 身份合并", "③ resolving identities (OneID)"))
+        t2 = time.perf_counter()
+        report = resolve(ws).to_dict()
+        t_id = time.perf_counter() - t2
+        summary = workspace_summary(ws)
+        example = _example_key(ws)
+    finally:
+        ws.close()
+    imported = {k: sum(r.as_json()[k] for r in results)
+                for k in ("read", "loaded", "duplicates", "rejected")}
+    if as_json:
+        emit_json({"home": str(directory), "generated": generated, "import": imported,
+                   "identity": report, "summary": summary,
+                   "seconds": {"generate": round(t_gen, 1), "import": round(t_imp, 1),
+                               "identity": round(t_id, 1)}})
+        return
+    _print_summary(summary, {
+        tr("导入：读取 / 新增 / 重复 / 拒绝", "import: read / loaded / duplicates / rejected"):
+            f"{imported['read']:,} / {imported['loaded']:,} / {imported['duplicates']:,} / "
+            f"{imported['rejected']:,}",
+        tr("身份冲突（未合并）", "identity conflicts (not merged)"):
+            f"{report.get('conflicts', 0):,}",
+        tr("耗时：生成 / 导入 / OneID", "seconds: generate / import / OneID"):
+            f"{t_gen:.0f} / {t_imp:.0f} / {t_id:.0f}",
+    })
+    out.print(tr("工作区：{h}\n被拒绝的行见 {r}\n接下来试试：\n  .venv/bin/siyu summary --home {h}\n"
+                 "  .venv/bin/siyu consumer show {k} --home {h}",
+                 "workspace: {h}\nrejected rows are in {r}\nnext, try:\n"
+                 "  .venv/bin/siyu summary --home {h}\n  .venv/bin/siyu consumer show {k} --home {h}",
+                 h=directory, r=directory / "rejects", k=example or "KEY"), markup=False)
+
+
+def _example_key(ws) -> str | None:
+    """A non-personal key of a consumer with several keys, to suggest `consumer show`."""
+    from siyu.warehouse import scalar
+
+    if not ws.warehouse.has_table("identity_map"):
+        return None
+    return scalar(ws.warehouse.raw, """
+        WITH multi AS (SELECT consumer_id FROM identity_map GROUP BY consumer_id
+                       HAVING count(*) >= 3)
+        SELECT min(key) FROM identity_map JOIN multi USING (consumer_id)
+        WHERE key_type IN ('member', 'wecom')""")
+
+
+@app.command()
+def summary(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """What the workspace holds: rows per table, period, consumers, members, GMV."""
+    from siyu.summary import workspace_summary
+
+    ws = open_workspace(home)
+    try:
+        s = workspace_summary(ws)
+    finally:
+        ws.close()
+    if as_json:
+        emit_json(s)
+    else:
+        _print_summary(s)
