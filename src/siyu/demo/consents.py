@@ -62,7 +62,8 @@ def consent_table(chunk: Chunk, rel: Relations, kb: KeyBook) -> pa.Table:
         cons_l.append(c)
         purpose_l.append(np.full(len(c), p))
         channel_l.append(channel)
-        when_l.append(t + rng.integers(0, 600, len(c)))
+        # granted within minutes of the relationship, never after the window
+        when_l.append(np.minimum(t + rng.integers(0, 600, len(c)), w.end - 1))
     cons, purpose = np.concatenate(cons_l), np.concatenate(purpose_l)
     channel, when = np.concatenate(channel_l), np.concatenate(when_l)
     granted_source = np.array([_GRANT_SOURCE_BY_CHANNEL[c] for c in range(len(CHANNELS))])[channel]
