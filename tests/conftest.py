@@ -19,6 +19,7 @@ def _isolated_env(monkeypatch, tmp_path_factory):
         if k.startswith("SIYU_"):
             monkeypatch.delenv(k)
     monkeypatch.setenv("SIYU_LANG", "en")
+    monkeypatch.setenv("SIYU_ID_SALT", "test-salt")  # known consumer ids (tests/identity)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     """DuckDB worker threads; 0 = one per core."""
     import_batch_rows: int = Field(default=200_000, ge=1_000)
     """Rows read per batch while importing (bounds memory)."""
+    id_salt: str = ""
+    """Secret mixed into consumer ids (``'c'`` + 16 hex digits of md5(salt + oldest key)) so an
+    id cannot be turned back into a phone number by trying them all. `siyu init` writes a
+    random one; changing it changes every consumer id at the next `siyu identity resolve`."""
     oneid_guard_types: list[str] = ["phone", "member"]
     """Key types of which a consumer may hold at most one; a link that would join two is
     reported as a conflict and not merged (§3, configurable)."""

@@ -13,6 +13,7 @@ The workspace is the one object every command, the API and workers start from
 from __future__ import annotations
 
 import os
+import secrets
 from functools import cached_property
 from pathlib import Path
 
@@ -63,7 +64,8 @@ class Workspace:
             overrides = {k: v for k, v in
                          {"brand_name": brand_name, "timezone": timezone}.items() if v}
             s = load_settings(None, **overrides)  # validates the values before writing
-            write_settings(settings_path, {"brand_name": s.brand_name, "timezone": s.timezone})
+            write_settings(settings_path, {"brand_name": s.brand_name, "timezone": s.timezone,
+                                           "id_salt": secrets.token_hex(16)})
         ws = cls(home)
         ws.ensure()
         return ws
