@@ -231,3 +231,29 @@ def test_counts_always_add_up_and_first_valid_row_of_an_id_wins(tmp_path_factory
     again = import_files(w, "orders", [f])
     assert (again.loaded, again.duplicates) == (0, r.loaded + r.duplicates)
     w.close()
+
+
+def test_parquet_slices_follow_row_groups_and_keep_row_numbers(ws, tmp_path, monkeypatch):
+    """Several row groups per slice and slices on row-group boundaries: every row is read once
+    with its row number."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from siyu.ingest.readers import ParquetReader
+
+    n = 2_500
+    t = pa.table({"order_id": [f"o{i}" for i in range(n)],
+                  "consumer_key": [f"member:M{i % 97}" for i in range(n)],
+                  "paid_at": ["2025-03-01 10:00:00"] * n,
+                  "amount": [float(i % 50) for i in range(n)]})
+    f = tmp_path / "orders.parquet"
+    pq.write_table(t, f, row_group_size=300)
+    monkeypatch.setattr(ParquetReader, "min_slice_rows", 0)
+    reader = ParquetReader(f, batch_rows=1_000)
+    assert reader._bounds == [0, 1200, 2400, 2500]
+    ws.settings.import_batch_rows = 1_000
+    r = import_files(ws, "orders", [f])
+    assert (r.read, r.loaded) == (n, n)
+    assert rows_of(ws, "SELECT min(_line), max(_line), count(DISTINCT _line) FROM orders") == [
+        (1, n, n)]
+    assert rows_of(ws, "SELECT _line FROM orders WHERE order_id = 'o1234'") == [(1235,)]

@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 
 FORMATS = ("parquet", "csv", "jsonl")
 JSONL_BATCH = 262_144
+ROW_GROUP_ROWS = 131_072
+"""Parquet row-group size: a common size (engines scan row groups in parallel)."""
 
 
 class TableWriter(Protocol):
@@ -32,7 +34,8 @@ class ParquetTableWriter:
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows:
-            self._w.write_table(table, row_group_size=max(table.num_rows, 1))
+            # row groups of typical size, so engines read a file in parallel
+            self._w.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
     def close(self) -> None:
         self._w.close()

@@ -309,9 +309,11 @@ class ParquetReader(Reader):
     are skipped), so reading and validating run in parallel and progress is still reported."""
 
     unit = "rows"
+    min_slice_rows = 1_000_000
+    """Slices are at least this long: DuckDB streams them, so bigger means fewer statements."""
 
     def __init__(self, path: Path, batch_rows: int):
-        super().__init__(path, max(batch_rows, 1_000_000))
+        super().__init__(path, max(batch_rows, self.min_slice_rows))
         import pyarrow.parquet as pq
 
         try:
@@ -321,13 +323,21 @@ class ParquetReader(Reader):
         self.columns = _check_header(self, list(pf.schema_arrow.names))
         self.total = pf.metadata.num_rows
         self._schema = pf.schema_arrow.append(pa.field("_line", pa.int64()))
+        # slices end on row-group boundaries, so no row group is decoded twice
+        self._bounds = [0]
+        end = 0
+        for i in range(pf.metadata.num_row_groups):
+            end += pf.metadata.row_group(i).num_rows
+            if end - self._bounds[-1] >= self.batch_rows:
+                self._bounds.append(end)
+        if self._bounds[-1] != self.total:
+            self._bounds.append(self.total)
         pf.close()
 
     def __iter__(self):
         path = "'" + str(self.path).replace("'", "''") + "'"
         cols = ", ".join('"' + c.replace('"', '""') + '"' for c in self.columns)
-        for start in range(0, self.total, self.batch_rows):
-            end = min(start + self.batch_rows, self.total)
+        for start, end in zip(self._bounds, self._bounds[1:], strict=False):
             sql = (f"(SELECT {cols}, file_row_number + 1 AS _line "
                    f"FROM read_parquet({path}, file_row_number = true) "
                    f"WHERE file_row_number >= {start} AND file_row_number < {end})")
