@@ -36,10 +36,11 @@ bench: setup
 bench-10m: setup
 	$(BIN)/python benchmarks/run.py --consumers 10000000
 
-## regenerate docs/data-model.md from the schema module
+## regenerate the generated docs (data model, settings, command reference)
 docs: setup
 	$(BIN)/siyu schema --markdown > docs/data-model.md
 	$(BIN)/siyu settings --markdown > docs/settings.md
+	$(BIN)/siyu cli-reference > docs/cli.md
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .hypothesis

@@ -115,3 +115,17 @@ def test_every_setting_is_documented():
     from siyu.config import settings_markdown
 
     assert doc == settings_markdown(), "run `make docs` to regenerate"
+
+
+def test_cli_reference_is_generated_from_the_commands():
+    from siyu.cli import app
+    from siyu.cli.reference import cli_markdown
+
+    doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert doc.strip() == cli_markdown(app).strip(), "run `make docs` to regenerate"
+
+
+def test_version(cli):
+    from siyu import __version__
+
+    assert cli("--version").stdout.strip() == f"siyu {__version__}"

@@ -41,6 +41,22 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from siyu import __version__
+
+        out.print(f"siyu {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """siyu 私域 — warehouse-native private-domain consumer operations."""
+
+
 HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", help="Workspace folder (default: found from the current folder "

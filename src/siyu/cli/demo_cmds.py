@@ -58,9 +58,12 @@ def _print_summary(s: dict, stats: dict | None = None) -> None:
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Workspace folder for the demo "
                                             "(an earlier demo there is replaced).")] = Path("demo"),
-    consumers: Annotated[int, typer.Option("--consumers", min=100)] = 50_000,
-    days: Annotated[int, typer.Option("--days", min=7)] = 365,
-    seed: Annotated[int, typer.Option("--seed", min=0)] = 7,
+    consumers: Annotated[int, typer.Option("--consumers", min=100,
+                                           help="Consumers in the generated brand.")] = 50_000,
+    days: Annotated[int, typer.Option("--days", min=7,
+                                      help="Days of history, ending 2025-12-31.")] = 365,
+    seed: Annotated[int, typer.Option("--seed", min=0,
+                                      help="Random seed (same seed, same brand).")] = 7,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a realistic brand into a fresh workspace, import it, resolve identities and

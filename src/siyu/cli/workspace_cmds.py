@@ -84,3 +84,11 @@ def settings(
         return
     for k, v in values.items():
         out.print(f"{k} = {v!r}", markup=False)
+
+
+@app.command("cli-reference", hidden=True)
+def cli_reference() -> None:
+    """Print the command reference (docs/cli.md)."""
+    from siyu.cli.reference import cli_markdown
+
+    out.print(cli_markdown(app), markup=False)
