@@ -159,3 +159,17 @@ def test_reject_reasons_follow_the_language(ws, tmp_path, monkeypatch):
     bad = ["o2", "member:M1", "昨天", "1", "paid", "guide"]
     r = import_files(ws, "orders", [write_csv(tmp_path / "o.csv", ORDER_HEADER, [bad])])
     assert _rejects(r.rejects_file)[0]["reason"] == "不是有效的时间"
+
+
+def test_brand_zone_survives_ibis_and_gives_local_days(ws, tmp_path):
+    """Ibis resets DuckDB's session zone to UTC when it wraps the connection; the warehouse
+    puts the brand's zone back, so later imports still read naive times in it and Ibis
+    calendar functions give brand-local days."""
+    t = ws.warehouse.ibis.table("orders")  # wraps the connection
+    late = ["o-late", "member:M1", "2025-03-01 23:30:00", "1", "paid", "guide"]
+    import_files(ws, "orders", [write_csv(tmp_path / "o.csv", ORDER_HEADER, [late])])
+    assert rows_of(ws, "SELECT strftime(paid_at, '%Y-%m-%d %H:%M') FROM orders") == [
+        ("2025-03-01 15:30",)]
+    t = ws.warehouse.ibis.table("orders")
+    got = t.select(d=t.paid_at.date(), h=t.paid_at.hour()).execute()
+    assert (got["d"][0].strftime("%Y-%m-%d"), int(got["h"][0])) == ("2025-03-01", 23)

@@ -70,7 +70,7 @@ class Warehouse:
                     f"{msg.splitlines()[0][:200]}"
                 ) from None
             raise
-        self.raw.execute(f"SET TimeZone = '{settings.zone.key}'")
+        self._set_session_zone()
         self.raw.execute(f"SET memory_limit = '{settings.memory_limit}'")
         if settings.threads:
             self.raw.execute(f"SET threads = {int(settings.threads)}")
@@ -85,7 +85,14 @@ class Warehouse:
         """The Ibis backend over the same connection (what model code uses)."""
         import ibis
 
-        return ibis.duckdb.from_connection(self.raw)
+        backend = ibis.duckdb.from_connection(self.raw)
+        # Ibis sets the session zone to UTC; the brand's zone is what makes calendar functions
+        # (and the importer's reading of naive times) brand-local, so put it back.
+        self._set_session_zone()
+        return backend
+
+    def _set_session_zone(self) -> None:
+        self.raw.execute(f"SET TimeZone = '{self.settings.zone.key}'")
 
     def ensure_tables(self) -> None:
         for t in TABLES.values():
