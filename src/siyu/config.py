@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     """Key types of which a consumer may hold at most one; a link that would join two is
     reported as a conflict and not merged (§3, configurable)."""
 
+    propagation_window_days: int = Field(default=7, ge=1)
+    """Attribution window of a share (§5 a): a referee's paid order counts as the sharer's
+    successful propagation when it is placed on the share's local day or within the next
+    ``N − 1`` days (day 8 is outside a 7-day window)."""
+    propagation_reviews: bool = True
+    """Whether a positive review counts as successful propagation (§5 b)."""
+    propagation_review_min_rating: int = Field(default=4, ge=1, le=5)
+    """Lowest rating that makes a review positive (§5 b)."""
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
