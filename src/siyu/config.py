@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -73,6 +73,35 @@ class Settings(BaseSettings):
     """Whether a positive review counts as successful propagation (§5 b)."""
     propagation_review_min_rating: int = Field(default=4, ge=1, le=5)
     """Lowest rating that makes a review positive (§5 b)."""
+
+    clv_window_days: int = Field(default=365, ge=1)
+    """CLV window W (§6): the days before end(P) whose paid orders make a consumer's CLV."""
+    clv_basis: Literal["amount", "profit"] = "amount"
+    """CLV basis (§6): `amount` (GMV) or `profit` (`gross_profit`, the handbook's LTV)."""
+    rfm_lookback_days: int = Field(default=365, ge=1)
+    """RFM lookback (§9): paid orders in the days before the snapshot."""
+    rfm_new_days: int = Field(default=30, ge=1)
+    """RFM segment `new` 新客 (§9): first-ever paid order within this many days."""
+    rfm_loyal_min_score: int = Field(default=4, ge=1, le=5)
+    """`high_value_loyal` 高价值忠诚客 (§9): R, F and M scores all at least this."""
+    rfm_warning_max_r: int = Field(default=2, ge=1, le=5)
+    """`churn_warning` 流失预警客 (§9): R score at most this …"""
+    rfm_warning_min_fm: int = Field(default=3, ge=1, le=5)
+    """… and F or M score at least this."""
+    rfm_potential_min_r: int = Field(default=3, ge=1, le=5)
+    """`potential_repeat` 潜力复购客 (§9): R score at least this."""
+    churn_no_engaged_days: int = Field(default=30, ge=1)
+    """High churn risk (§10): no engaged interaction (like, comment, message, checkin) in
+    this many days …"""
+    churn_unread_hours: int = Field(default=72, ge=1)
+    """… and a brand message (`message_sent`) older than this many hours with no
+    `message_read` after it …"""
+    churn_no_view_days: int = Field(default=21, ge=1)
+    """… and no `view` in this many days."""
+    retention_days: list[int] = [7, 30]
+    """N of the N-day retention of entry cohorts (§8)."""
+    group_capacity: int = Field(default=400, ge=1)
+    """Members at which a group chat is split (§11)."""
 
     @field_validator("timezone")
     @classmethod

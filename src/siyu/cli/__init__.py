@@ -11,6 +11,7 @@ from siyu.cli import (
     generate_cmds,  # noqa: E402,F401
     identity_cmds,  # noqa: E402,F401
     import_cmds,  # noqa: E402,F401
+    metrics_cmds,  # noqa: E402,F401
     workspace_cmds,  # noqa: E402,F401
 )
 from siyu.cli.app import app, err
