@@ -1,0 +1,1 @@
+"""`siyu metrics` commands of one family (placeholder until the family lands)."""
