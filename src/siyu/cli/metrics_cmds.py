@@ -20,6 +20,50 @@ GrainOpt = Annotated[str | None, typer.Option(
     show_default=False)]
 
 
+def open_metrics_workspace(home):
+    """The workspace, once OneID has run (the models need ``consumer_id``); a clear error
+    (exit 1) telling the user to resolve identities otherwise."""
+    from siyu.cli.app import open_workspace
+    from siyu.i18n import tr
+    from siyu.identity import NotResolved
+
+    ws = open_workspace(home)
+    if not ws.warehouse.has_table("identity_map"):
+        ws.close()
+        raise NotResolved(tr("尚未合并身份（OneID），无法计算指标：请先运行 siyu identity resolve",
+                             "consumers are not resolved yet, so there is nothing to measure: "
+                             "run `siyu identity resolve` first"))
+    return ws
+
+
+def as_of_instant(ws, text: str):
+    """The local day ``text`` (YYYY-MM-DD) and the snapshot instant at its end (00:00 of the
+    next day in the brand's zone)."""
+    from datetime import date
+
+    from siyu.errors import UsageError
+    from siyu.i18n import tr
+    from siyu.models.periods import period_of
+
+    try:
+        d = date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(tr("无法识别的日期 {t}：应写作 2025-03-31",
+                            "cannot read date {t!r}: expected 2025-03-31", t=text)) from None
+    return d, period_of(d, "day", ws.settings.zone).end_utc
+
+
+def label(zh: str, en: str, sep: str = " ") -> str:
+    """A table label: the Chinese term beside the English one (``新客 new``)."""
+    return f"{zh}{sep}{en}"
+
+
+def pct(x) -> str:
+    """A rate for people: ``12.5%``, or ``—`` when it is null."""
+    v = round_or_none(x)
+    return "—" if v is None else f"{v:.1%}"
+
+
 def period_arg(ws, text: str, grain: str | None):
     """The :class:`Period` named ``text`` in the workspace's zone (a clear error otherwise)."""
     from siyu.models.periods import parse_period

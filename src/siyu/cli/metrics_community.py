@@ -1,1 +1,202 @@
-"""`siyu metrics` commands of one family (placeholder until the family lands)."""
+"""``siyu metrics community``: community (社群) metrics of a period (DOMAIN.md §11)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table as RichTable
+
+from siyu.cli.app import HomeOpt, JsonOpt, emit_json, out
+from siyu.cli.metrics_cmds import (
+    GrainOpt,
+    PeriodOpt,
+    label,
+    metrics_app,
+    open_metrics_workspace,
+    period_arg,
+    round_or_none,
+)
+from siyu.i18n import tr
+
+# (column, Chinese, English, kind) in output order; kind: n count, r rate, y yuan, x ratio
+METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("groups", "群数", "groups", "n"),
+    ("declared_groups", "登记群数", "declared groups", "n"),
+    ("members", "成员", "members", "n"),
+    ("memberships", "成员（按群计）", "memberships", "n"),
+    ("mean_members_per_group", "平均人数/群", "mean members per group", "x"),
+    ("stores", "门店数", "stores", "n"),
+    ("stores_covered", "有群门店", "stores with a group", "n"),
+    ("store_coverage", "门店覆盖率", "store coverage", "r"),
+    ("at_capacity", "满员群", "groups at capacity", "n"),
+    ("joins", "入群", "joins", "n"),
+    ("messages", "发言数", "messages", "n"),
+    ("writers", "发言成员", "members who wrote", "n"),
+    ("active_rate", "活跃率", "active rate", "r"),
+    ("interaction_ratio", "互动比", "interaction ratio", "x"),
+    ("orders", "订单", "orders", "n"),
+    ("gmv", "GMV", "GMV", "y"),
+    ("aov", "客单价", "AOV", "y"),
+    ("gmv_share", "社群占比", "share of GMV", "r"),
+    ("buyers", "购买人数", "buyers", "n"),
+    ("member_buyers", "购买成员", "members who bought", "n"),
+    ("conversion", "转化率", "conversion", "r"),
+    ("repeat_buyers", "复购人数", "repeat buyers", "n"),
+    ("repurchase_rate", "复购率", "repurchase rate", "r"),
+)
+TYPE_LABELS = {"normal": ("普通群", "normal"), "member": ("会员群", "member")}
+
+
+def _value(kind: str, v: Any):
+    if kind == "n":
+        return 0 if v is None or v != v else int(v)
+    if kind == "y":
+        return round_or_none(v, 2)
+    return round_or_none(v)
+
+
+GROUP_ONLY_SKIP = ("groups", "declared_groups", "memberships", "mean_members_per_group")
+"""Level columns that say nothing about one group (its members are its memberships)."""
+
+
+def _metrics(row: dict, joins: dict[str, int], skip: tuple[str, ...] = ()) -> dict:
+    d = {col: _value(kind, row[col]) for col, _, _, kind in METRICS
+         if col in row and col not in skip}
+    d["joins_by_source"] = joins
+    return d
+
+
+def _joins(records: list[dict], key: str | None) -> dict:
+    by: dict = {}
+    for r in sorted(records, key=lambda r: (-int(r["joins"]), r["source"])):
+        by.setdefault(r[key] if key else None, {})[r["source"]] = int(r["joins"])
+    return by
+
+
+def _fmt(kind: str, v) -> str:
+    if v is None:
+        return "—"
+    if kind == "n":
+        return f"{v:,}"
+    if kind == "y":
+        return f"¥{v:,.2f}"
+    if kind == "r":
+        return f"{v:.1%}"
+    return f"{v:,.2f}"
+
+
+COMMUNITY_HELP = (
+    "Community (社群) metrics of a period, per group, group type, store and overall "
+    "(DOMAIN.md §11).\n\n"
+    "Members are counted at the end of the period; joins (by source), messages, orders and GMV "
+    "within it. Groups are the touchpoints with field group_chat; a group counts when it has a "
+    "member at the end; groups with members ≥ group_capacity are flagged at capacity."
+)
+
+
+@metrics_app.command("community", help=COMMUNITY_HELP)
+def community_cmd(
+    period: PeriodOpt,
+    grain: GrainOpt = None,
+    limit: Annotated[int, typer.Option(
+        "--limit", min=0, help="Groups shown in the table (largest first; --json lists all).")
+    ] = 20,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """``siyu metrics community`` (help: :data:`COMMUNITY_HELP`)."""
+    from siyu.models.community import GROUP_TYPES, community
+    from siyu.models.sources import Sources
+
+    ws = open_metrics_workspace(home)
+    try:
+        p = period_arg(ws, period, grain)
+        r = community(Sources.of(ws), p)
+        overall = r["overall"].execute().to_dict("records")[0]
+        by_type = {x["group_type"]: x for x in r["by_type"].execute().to_dict("records")}
+        by_store = r["by_store"].order_by("store_id").execute().to_dict("records")
+        groups = r["groups"].order_by("field_ref").execute().to_dict("records")
+        joins = {level: t.execute().to_dict("records") for level, t in r["joins"].items()}
+        capacity = ws.settings.group_capacity
+    finally:
+        ws.close()
+
+    j_all = _joins(joins["overall"], None).get(None, {})
+    j_type = _joins(joins["by_type"], "group_type")
+    j_store = _joins(joins["by_store"], "store_id")
+    j_group = _joins(joins["groups"], "field_ref")
+    result = {
+        "period": str(p),
+        "group_capacity": capacity,
+        "overall": _metrics(overall, j_all),
+        "by_type": {t: _metrics(by_type[t], j_type.get(t, {})) for t in GROUP_TYPES},
+        "by_store": [{"store_id": s["store_id"] or None,
+                      **_metrics(s, j_store.get(s["store_id"], {}))} for s in by_store],
+        "groups": [{"field_ref": g["field_ref"], "name": g["name"],
+                    "group_type": g["group_type"], "store_id": g["store_id"] or None,
+                    **_metrics(g, j_group.get(g["field_ref"], {}), GROUP_ONLY_SKIP),
+                    "at_capacity": bool(g["at_capacity"])} for g in groups],
+    }
+    if as_json:
+        emit_json(result)
+        return
+    _print(result, limit)
+
+
+def _print(res: dict, limit: int) -> None:
+    rt = RichTable(title=tr("社群指标 {p}", "community metrics {p}", p=res["period"]),
+                   title_justify="left")
+    rt.add_column(label("指标", "metric"))
+    rt.add_column(label("全部", "overall"), justify="right")
+    for t, (zh, en) in TYPE_LABELS.items():
+        if t in res["by_type"]:
+            rt.add_column(label(zh, en), justify="right")
+    for col, zh, en, kind in METRICS:
+        if col not in res["overall"]:
+            continue
+        cells = [_fmt(kind, res["overall"][col])]
+        cells += [_fmt(kind, v.get(col)) for v in res["by_type"].values()]
+        rt.add_row(label(zh, en), *cells)
+    joins = res["overall"]["joins_by_source"]
+    if joins:
+        rt.add_row(label("入群来源", "joins by source"),
+                   ", ".join(f"{s} {n:,}" for s, n in joins.items()),
+                   *[""] * len(res["by_type"]))
+    out.print(rt)
+
+    short = [("groups", "n"), ("members", "n"), ("active_rate", "r"), ("orders", "n"),
+             ("gmv", "y"), ("conversion", "r"), ("repurchase_rate", "r")]
+    heads = {col: label(zh, en, "\n") for col, zh, en, _ in METRICS}
+    if res["by_store"]:
+        st = RichTable(title=label("门店", "by store"), title_justify="left")
+        st.add_column(label("门店", "store", "\n"))
+        for col, _ in short:
+            st.add_column(heads[col], justify="right")
+        for s in res["by_store"]:
+            st.add_row(s["store_id"] or "—", *[_fmt(k, s[c]) for c, k in short])
+        out.print(st)
+    if res["groups"] and limit:
+        shown = sorted(res["groups"], key=lambda g: (-g["members"], g["field_ref"]))[:limit]
+        short = [x for x in short if x[0] in ("members", "active_rate", "gmv", "conversion")]
+        gt = RichTable(title=tr("群（成员最多的 {k} 个，共 {n} 个）",
+                                "groups (the {k} largest of {n})", k=len(shown),
+                                n=len(res["groups"])), title_justify="left")
+        for h in (label("群", "group", "\n"), label("类型", "type", "\n"),
+                  label("门店", "store", "\n")):
+            gt.add_column(h)
+        for col, _ in short:
+            gt.add_column(heads[col], justify="right")
+        gt.add_column(label("满员", "full", "\n"))
+        for g in shown:
+            name = g["field_ref"] + (f" {g['name']}" if g["name"] else "")
+            gt.add_row(name, TYPE_LABELS.get(g["group_type"], (g["group_type"],))[0],
+                       g["store_id"] or "—",
+                       *[_fmt(k, g[c]) for c, k in short],
+                       "⚠" if g["at_capacity"] else "")
+        out.print(gt)
+        full = sum(g["at_capacity"] for g in res["groups"])
+        if full:
+            out.print(tr("{n} 个群成员已达 {c} 人，应拆分新群",
+                         "{n} groups reached {c} members and should be split",
+                         n=full, c=res["group_capacity"]))

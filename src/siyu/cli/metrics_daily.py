@@ -1,1 +1,236 @@
-"""`siyu metrics` commands of one family (placeholder until the family lands)."""
+"""``siyu metrics daily|health|cohorts``: daily monitoring, health and entry-cohort retention
+(DOMAIN.md §8)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.cells import cell_len
+from rich.table import Table as RichTable
+
+from siyu.cli.app import HomeOpt, JsonOpt, emit_json, out
+from siyu.cli.metrics_cmds import (
+    GrainOpt,
+    PeriodOpt,
+    metrics_app,
+    open_metrics_workspace,
+    pct,
+    period_arg,
+    round_or_none,
+)
+from siyu.errors import UsageError
+from siyu.i18n import tr
+
+FromOpt = Annotated[str, typer.Option("--from", help="First day, e.g. 2025-03-01.")]
+ToOpt = Annotated[str | None, typer.Option(
+    "--to", help="Last day (inclusive) [default: --from].", show_default=False)]
+
+
+def _num(x) -> str:
+    v = round_or_none(x, 2)
+    return "—" if v is None else f"{v:,.2f}"
+
+
+# -- daily ---------------------------------------------------------------------------------
+
+DAILY_COLUMNS = [  # JSON key, label, kind
+    ("date", "日期 date", "text"),
+    ("new_users", "新增用户 new users", "int"),
+    ("capital", "私域关系数 capital", "int"),
+    ("activity_rate", "活跃率 activity rate", "rate"),
+    ("interaction_rate", "互动率 interaction rate", "rate"),
+    ("conversion_rate", "转化率 conversion rate", "rate"),
+    ("churn_rate", "流失率 churn rate", "rate"),
+    ("group_exits", "退群 group exits", "int"),
+    ("unfollows", "取关 unfollows", "int"),
+]
+
+
+@metrics_app.command("daily")
+def daily_cmd(
+    first: FromOpt,
+    last: ToOpt = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Daily monitoring for each day from --from to --to (DOMAIN.md §8).
+
+    New users (first-ever relationship start that day), capital at the end of the day,
+    activity / interaction / conversion rates over that capital, churn rate over the capital
+    at the start of the day, group exits and unfollows. A rate with no denominator is empty.
+    """
+    from siyu.models.daily import daily
+    from siyu.models.periods import periods_between
+    from siyu.models.sources import Sources
+
+    ws = open_metrics_workspace(home)
+    try:
+        days = periods_between(first, last or first, "day", zone=ws.settings.zone)
+        if not days:
+            raise UsageError(tr("--to 早于 --from", "--to is before --from"))
+        df = daily(Sources.of(ws), days).execute()
+    finally:
+        ws.close()
+    rows = []
+    for r in df.to_dict("records"):
+        row = {"date": r["period"]}
+        for key, _, kind in DAILY_COLUMNS[1:]:
+            row[key] = int(r[key]) if kind == "int" else round_or_none(r[key])
+        rows.append(row)
+    if as_json:
+        emit_json({"days": rows})
+        return
+    rt = RichTable(title=tr("每日监控", "daily monitoring"), title_justify="left",
+                   box=box.SIMPLE_HEAD)
+    for i, (_, label, _) in enumerate(DAILY_COLUMNS):
+        words = label.split(" ")
+        rt.add_column("\n".join(words), justify="left" if i == 0 else "right",
+                      min_width=max([10 if i == 0 else 6] + [cell_len(w) for w in words]))
+    for row in rows:
+        rt.add_row(*[f"{row[k]:,}" if kind == "int" else pct(row[k]) if kind == "rate"
+                     else str(row[k]) for k, _, kind in DAILY_COLUMNS])
+    out.print(rt)
+
+
+# -- health --------------------------------------------------------------------------------
+
+HEALTH = {  # dimension: [(JSON key, label, kind)]
+    "scale": [
+        ("capital", "私域关系数 capital", "int"),
+        ("capital_previous", "上期私域关系数 capital of P−1", "int"),
+        ("new_users", "新增用户 new users", "int"),
+        ("growth_rate", "增长率 growth rate", "rate"),
+    ],
+    "quality": [
+        ("dau_rate", "日活率 DAU rate", "rate"),
+        ("wau_rate", "周活率 WAU rate", "rate"),
+        ("interaction_rate", "互动率 interaction rate", "rate"),
+    ],
+    "value": [
+        ("buyers", "购买人数 buyers", "int"),
+        ("repeat_buyers", "复购人数 repeat buyers", "int"),
+        ("repurchase_rate", "复购率 repurchase rate", "rate"),
+        ("previous_buyers", "上期购买人数 buyers of P−1", "int"),
+        ("returning_buyers", "上期买家本期再购 buyers of P−1 back in P", "int"),
+        ("next_period_repurchase_rate", "次期复购率 next-period repurchase", "rate"),
+        ("orders", "订单数 orders", "int"),
+        ("gmv", "私域GMV private GMV", "money"),
+        ("aov", "客单价 AOV", "money"),
+        ("clv_mean", "平均CLV mean CLV", "money"),
+    ],
+}
+DIMENSIONS = {"scale": "规模 scale", "quality": "质量 quality", "value": "价值 value"}
+
+
+@metrics_app.command("health")
+def health_cmd(
+    period: PeriodOpt,
+    grain: GrainOpt = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Private-domain health of a period (a month typically) in three dimensions (§8).
+
+    Scale: capital, new users, growth rate over P−1. Quality: DAU rate (mean daily activity
+    rate), WAU rate (mean over the ISO weeks overlapping the period), interaction rate.
+    Value: repurchase rate, next-period repurchase, AOV (private buyers' paid orders), CLV.
+    """
+    from siyu.models.health import health
+    from siyu.models.sources import Sources
+
+    ws = open_metrics_workspace(home)
+    try:
+        p = period_arg(ws, period, grain)
+        df = health(Sources.of(ws), [p]).execute()
+    finally:
+        ws.close()
+    r = df.to_dict("records")[0]
+    result: dict = {"period": str(p)}
+    for dim, items in HEALTH.items():
+        result[dim] = {k: int(r[k]) if kind == "int"
+                       else round_or_none(r[k], 2 if kind == "money" else 6)
+                       for k, _, kind in items}
+    if as_json:
+        emit_json(result)
+        return
+    rt = RichTable(title=tr("私域健康度 {p}", "private-domain health {p}", p=str(p)),
+                   title_justify="left")
+    rt.add_column("维度 dimension")
+    rt.add_column("指标 metric")
+    rt.add_column("值 value", justify="right")
+    for dim, items in HEALTH.items():
+        for i, (k, label, kind) in enumerate(items):
+            v = result[dim][k]
+            text = (f"{v:,}" if kind == "int" else pct(v) if kind == "rate" else _num(v))
+            rt.add_row(DIMENSIONS[dim] if i == 0 else "", label, text)
+    out.print(rt)
+
+
+# -- cohorts -------------------------------------------------------------------------------
+
+CohortGrainOpt = Annotated[str, typer.Option(
+    "--grain", help="Cohort grain: day | week | month.")]
+CohortFromOpt = Annotated[str | None, typer.Option(
+    "--from", help="First cohort (any period notation; its first day's cohort).",
+    show_default=False)]
+CohortToOpt = Annotated[str | None, typer.Option(
+    "--to", help="Last cohort (any period notation; its last day's cohort).",
+    show_default=False)]
+
+
+@metrics_app.command("cohorts")
+def cohorts_cmd(
+    grain: CohortGrainOpt = "day",
+    first: CohortFromOpt = None,
+    last: CohortToOpt = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """N-day retention of entry cohorts (§8; N from settings.retention_days, default 7, 30).
+
+    A consumer enters on the local day of their first-ever relationship start and is
+    retained for N days with a visit-type interaction on days d+1 … d+N. A week or month
+    cohort unites its days' entrants. A rate stays empty while the cohort's window is not
+    over at the data end (the day of the latest interaction).
+    """
+    from siyu.models.cohorts import COHORT_GRAINS, cohorts
+    from siyu.models.periods import parse_period, period_of
+    from siyu.models.sources import Sources
+
+    if grain not in COHORT_GRAINS:
+        raise UsageError(tr("未知队列粒度 {g}（可用：{ok}）", "unknown cohort grain {g} (one "
+                            "of {ok})", g=grain, ok=", ".join(COHORT_GRAINS)))
+    ws = open_metrics_workspace(home)
+    try:
+        zone = ws.settings.zone
+        start = end = None
+        if first:
+            start = period_of(parse_period(first, zone=zone).start, grain, zone).start
+        if last:
+            q = parse_period(last, zone=zone)
+            end = period_of(q.end - timedelta(days=1), grain, zone).end
+        ns = sorted(set(ws.settings.retention_days))
+        df = cohorts(Sources.of(ws), grain, start=start, end=end, days=ns).execute()
+    finally:
+        ws.close()
+    rows = [{"cohort": r["cohort"], "size": int(r["size"]),
+             "retention": {str(n): round_or_none(r[f"retention_{n}"]) for n in ns}}
+            for r in df.to_dict("records")]
+    if as_json:
+        emit_json({"grain": grain, "cohorts": rows})
+        return
+    rt = RichTable(title=tr("新增用户留存队列（{g}）", "entry cohorts by {g}", g=grain),
+                   title_justify="left")
+    rt.add_column("队列 cohort")
+    rt.add_column("人数 size", justify="right")
+    for n in ns:
+        rt.add_column(f"{n}日留存 {n}-day retention", justify="right")
+    for row in rows:
+        rt.add_row(row["cohort"], f"{row['size']:,}",
+                   *[pct(row["retention"][str(n)]) for n in ns])
+    out.print(rt)
+    out.print(tr("— 表示窗口尚未结束（数据截止日之后）",
+                 "— the window is not over by the data end"))

@@ -8,7 +8,6 @@ after the last ``siyu identity resolve``) are left out: resolve before computing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 
 import ibis
@@ -74,12 +73,9 @@ class Sources:
 
 def periods_table(periods: list[Period]) -> ibis.Table:
     """A small table ``(period, p_start, p_end)`` of UTC bounds, to join events against."""
-    def utc(d: datetime) -> datetime:
-        return d
-
     return ibis.memtable(
         {"period": [str(p) for p in periods],
-         "p_start": [utc(p.start_utc) for p in periods],
-         "p_end": [utc(p.end_utc) for p in periods]},
+         "p_start": [p.start_utc for p in periods],
+         "p_end": [p.end_utc for p in periods]},
         schema={"period": "string", "p_start": "timestamp('UTC')", "p_end": "timestamp('UTC')"},
     )

@@ -1,0 +1,134 @@
+"""Daily monitoring (DOMAIN.md §8) for each of a list of periods (a day by default).
+
+For a period P, with Capital(P) = consumers in the private domain at end(P) (tier ≥ 1, any
+active relationship, §4–§6) and C = Capital at start(P) (= at end(P−1)):
+
+    new users         consumers whose first-ever relationship start falls in P
+    capital           |Capital(P)|
+    activity rate     consumers in Capital(P) with a visit-type interaction in P / |Capital(P)|
+    interaction rate  consumers in Capital(P) with an engaged interaction in P / |Capital(P)|
+    conversion rate   consumers in Capital(P) with a paid order in P / |Capital(P)|
+    churn rate        consumers in C with no active relationship at end(P) / |C|
+    group exits       relationships of field ``group_chat`` that ended in P
+    unfollows         relationships of fields official_account, shop, subscription,
+                      video_channel that ended in P
+
+Visit types are every interaction type but ``message_sent``; engaged types are like, comment,
+message, checkin (§2). Refunded orders count nowhere (§4). A rate whose denominator is 0 is
+null. Exits and unfollows count the ``end`` events that close an active stretch (§4, see
+:func:`siyu.models.relationships.stretches`): an ``end`` with nothing active to end (a repeated
+``end``, or one before any ``start``) is not an exit. A consumer who leaves and re-joins within
+P counts one exit per ``end``, is not churned (active again at end(P)), and is a new user only
+if the first ``start`` ever is in P.
+
+Everything is computed for all periods at once, joined against :func:`periods_table`.
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from siyu.models.periods import Period
+from siyu.models.relationships import stretches
+from siyu.models.sources import Sources, periods_table
+from siyu.schema import ENGAGED_TYPES, VISIT_TYPES
+
+__all__ = ["daily", "private_at", "first_starts", "activity", "rate", "GROUP_FIELDS",
+           "UNFOLLOW_FIELDS"]
+
+GROUP_FIELDS = ("group_chat",)
+UNFOLLOW_FIELDS = ("official_account", "shop", "subscription", "video_channel")
+
+
+def rate(num: ibis.Value, den: ibis.Value) -> ibis.Value:
+    """``num / den`` as a float; null when ``den`` is 0 (never 0, never an error)."""
+    return num.cast("float64") / den.nullif(0).cast("float64")
+
+
+def private_at(src: Sources, p: ibis.Table, at: str = "p_end") -> ibis.Table:
+    """``(period, consumer_id)`` of the consumers in the private domain (some relationship
+    active, §4) at the instant in column ``at`` of the periods table ``p``."""
+    st = stretches(src.relationships)
+    j = st.join(p, (st.started_at < p[at]) & (st.ended_at.isnull() | (st.ended_at >= p[at])))
+    return j.select(j.period, j.consumer_id).distinct()
+
+
+def first_starts(src: Sources) -> ibis.Table:
+    """``(consumer_id, first_at)``: the first-ever relationship start of each consumer."""
+    st = stretches(src.relationships)
+    return st.group_by("consumer_id").aggregate(first_at=st.started_at.min())
+
+
+def _in_period(t: ibis.Table, p: ibis.Table, ts: str) -> ibis.Table:
+    return t.join(p, (t[ts] >= p.p_start) & (t[ts] < p.p_end))
+
+
+def _counts(p: ibis.Table, parts: list[ibis.Table]) -> ibis.Table:
+    """``p`` (one row per period) with the count columns of each of ``parts`` (keyed by
+    ``period``), 0 where a part has no row."""
+    t = p
+    names: list[str] = []
+    for part in parts:
+        t = t.left_join(part, "period").drop("period_right")
+        names += [c for c in part.columns if c != "period"]
+    return t.mutate(**{c: t[c].fill_null(0).cast("int64") for c in names})
+
+
+def activity(src: Sources, p: ibis.Table) -> ibis.Table:
+    """Per period of ``p``: ``capital``, ``active`` (visit-type interaction in P) and
+    ``engaged`` (engaged interaction in P), both among Capital(P), plus the periods-table
+    columns. One row per period, counts 0 when nothing happened."""
+    cap = private_at(src, p, "p_end")
+    ia = src.interactions
+    ia = ia.filter(ia.type.isin(VISIT_TYPES))
+    ia = _in_period(ia, p, "occurred_at")
+    per = ia.group_by(["period", "consumer_id"]).aggregate(
+        engaged=ia.type.isin(ENGAGED_TYPES).any())
+    per = per.join(cap, ["period", "consumer_id"])
+    acts = per.group_by("period").aggregate(
+        active=per.consumer_id.count(), engaged=per.engaged.sum())
+    capital = cap.group_by("period").aggregate(capital=cap.consumer_id.count())
+    return _counts(p, [capital, acts])
+
+
+def daily(src: Sources, periods: list[Period]) -> ibis.Table:
+    """One row per period of ``periods`` (any grain; a day for daily monitoring), in time
+    order: ``period, p_start, p_end, new_users, capital, active, engaged, buyers, churn_base,
+    churned, group_exits, unfollows, activity_rate, interaction_rate, conversion_rate,
+    churn_rate`` (rules in the module docstring)."""
+    p = periods_table(periods)
+    cap = private_at(src, p, "p_end")
+
+    first = _in_period(first_starts(src), p, "first_at")
+    new = first.group_by("period").aggregate(new_users=first.consumer_id.count())
+
+    o = _in_period(src.paid_orders, p, "paid_at")
+    b = o.select("period", "consumer_id").distinct().join(cap, ["period", "consumer_id"])
+    buyers = b.group_by("period").aggregate(buyers=b.consumer_id.count())
+
+    c0 = private_at(src, p, "p_start")
+    still = cap.mutate(still=ibis.literal(True))
+    ch = c0.left_join(still, ["period", "consumer_id"])
+    churn = ch.group_by("period").aggregate(
+        churn_base=ch.consumer_id.count(), churned=ch.still.isnull().sum())
+
+    st = stretches(src.relationships)
+    ends = st.filter(st.ended_at.notnull())
+    ends = _in_period(ends, p, "ended_at")
+    exits = ends.group_by("period").aggregate(
+        group_exits=ends.field.isin(GROUP_FIELDS).sum(),
+        unfollows=ends.field.isin(UNFOLLOW_FIELDS).sum())
+
+    t = activity(src, p)
+    t = _counts(t, [new, buyers, churn, exits])
+    t = t.mutate(
+        activity_rate=rate(t.active, t.capital),
+        interaction_rate=rate(t.engaged, t.capital),
+        conversion_rate=rate(t.buyers, t.capital),
+        churn_rate=rate(t.churned, t.churn_base),
+    )
+    return t.select(
+        "period", "p_start", "p_end", "new_users", "capital", "active", "engaged", "buyers",
+        "churn_base", "churned", "group_exits", "unfollows", "activity_rate",
+        "interaction_rate", "conversion_rate", "churn_rate",
+    ).order_by("p_start")

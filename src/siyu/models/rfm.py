@@ -1,0 +1,106 @@
+"""RFM scores and value segments (DOMAIN.md §9) at a snapshot instant ``s`` (``as_of``).
+
+Buyers are the consumers (after OneID) with at least one paid order in the lookback window
+``[s − rfm_lookback_days × 24 h, s)``; refunded orders count nowhere. For each buyer, over the
+paid orders in that window:
+
+    recency_days  R value = local day of s − local day of the last paid order (brand zone, §1);
+                  the CLI's ``--as-of DATE`` is the instant 00:00 of DATE+1, so an order on
+                  DATE itself is 1 day old and the freshest possible R value is 1
+    frequency     F value = purchase days: distinct brand-local days with a paid order
+    monetary      M value = Σ amount (yuan, net paid)
+
+**Scores** (1–5, 5 = recent / frequent / high). Each dimension ranks the n buyers by
+*goodness*, ascending, ties broken by ``consumer_id`` ascending: R by ``(−recency_days,
+consumer_id)``, F by ``(frequency, consumer_id)``, M by ``(monetary, consumer_id)``. With
+``rank`` = 1 … n in that order,
+
+    score = floor(5 · (rank − 1) / n) + 1
+
+so the ranks are cut into 5 groups of equal count (each group has ⌊n/5⌋ or ⌈n/5⌉ buyers; with
+n < 5 some scores are unused). Among tied values the larger consumer_id gets the higher rank.
+
+**Segments**, first rule that holds (thresholds are settings):
+
+    new               新客         first-ever paid order (all history before s, not only the
+                                   lookback) at or after s − rfm_new_days × 24 h
+    high_value_loyal  高价值忠诚客  r, f, m ≥ rfm_loyal_min_score
+    churn_warning     流失预警客    r ≤ rfm_warning_max_r and (f ≥ rfm_warning_min_fm or
+                                   m ≥ rfm_warning_min_fm)
+    potential_repeat  潜力复购客    r ≥ rfm_potential_min_r
+    dormant           沉睡客       the rest
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import ibis
+
+from siyu.models.sources import Sources
+
+__all__ = ["rfm", "rfm_segments", "SEGMENTS", "SEGMENT_ORDER"]
+
+SEGMENTS: dict[str, tuple[str, str]] = {
+    "new": ("新客", "new"),
+    "high_value_loyal": ("高价值忠诚客", "high-value loyal"),
+    "churn_warning": ("流失预警客", "churn warning"),
+    "potential_repeat": ("潜力复购客", "potential repeat"),
+    "dormant": ("沉睡客", "dormant"),
+}
+"""Segment code → (Chinese, English) label, in rule order."""
+SEGMENT_ORDER: tuple[str, ...] = tuple(SEGMENTS)
+
+
+def _score(t: ibis.Table, *order) -> ibis.Value:
+    """floor(5 · (rank − 1) / n) + 1 over ``order`` (ascending goodness, then consumer_id)."""
+    rank0 = ibis.row_number().over(order_by=[*order, t.consumer_id])  # 0-based
+    n = t.consumer_id.count().over()
+    return ((rank0 * 5) // n + 1).cast("int8")
+
+
+def rfm(src: Sources, as_of: datetime) -> ibis.Table:
+    """``(consumer_id, recency_days, frequency, monetary, first_paid_at, last_paid_at, r, f, m,
+    segment)``: one row per buyer at snapshot ``as_of`` (a tz-aware instant)."""
+    cfg = src.settings
+    s = ibis.literal(as_of)
+    start = ibis.literal(as_of - timedelta(days=cfg.rfm_lookback_days))
+    o = src.paid_orders
+    o = o.filter(o.paid_at < s)
+    first = o.group_by(fid=o.consumer_id).aggregate(first_paid_at=o.paid_at.min())
+
+    w = o.filter(o.paid_at >= start)
+    b = w.group_by("consumer_id").aggregate(
+        last_paid_at=w.paid_at.max(),
+        frequency=w.paid_at.date().nunique().cast("int64"),
+        monetary=w.amount.sum(),
+    )
+    b = b.join(first, b.consumer_id == first.fid).drop("fid")
+    b = b.mutate(recency_days=s.date().delta(b.last_paid_at.date(), unit="day").cast("int64"))
+    b = b.mutate(
+        r=_score(b, b.recency_days.desc()),
+        f=_score(b, b.frequency),
+        m=_score(b, b.monetary),
+    )
+    new_since = ibis.literal(as_of - timedelta(days=cfg.rfm_new_days))
+    loyal = cfg.rfm_loyal_min_score
+    fm = cfg.rfm_warning_min_fm
+    segment = ibis.cases(
+        (b.first_paid_at >= new_since, "new"),
+        ((b.r >= loyal) & (b.f >= loyal) & (b.m >= loyal), "high_value_loyal"),
+        ((b.r <= cfg.rfm_warning_max_r) & ((b.f >= fm) | (b.m >= fm)), "churn_warning"),
+        (b.r >= cfg.rfm_potential_min_r, "potential_repeat"),
+        else_="dormant",
+    )
+    return b.select("consumer_id", "recency_days", "frequency", "monetary", "first_paid_at",
+                    "last_paid_at", "r", "f", "m", segment=segment)
+
+
+def rfm_segments(table: ibis.Table) -> ibis.Table:
+    """``(segment, buyers, monetary, gmv_share)`` of an :func:`rfm` table, one row per segment
+    present; ``gmv_share`` = the segment's M / all buyers' M (null when that total is 0)."""
+    total = table.monetary.sum().as_scalar()
+    g = table.group_by("segment").aggregate(buyers=table.consumer_id.count(),
+                                            monetary=table.monetary.sum())
+    share = ibis.ifelse(total > 0, g.monetary.cast("float64") / total.cast("float64"), None)
+    return g.mutate(gmv_share=share)
