@@ -16,6 +16,10 @@ def test_demo_builds_a_workspace_and_can_be_rebuilt(tmp_path, cli):
     assert 0 < s["members_now"] <= s["private_domain_now"] <= s["consumers"]
     assert idr["consumers"] == s["consumers"] and idr["keys"] == s["keys"]
     assert (d / DEMO_MARKER).exists() and (d / "source" / "orders.parquet").exists()
+    fast = got["fast"]  # the FAST+ diagnosis of the last full month of the data
+    assert fast["period"] == "2025-12"
+    assert sum(fast["tiers"].values()) == fast["capital"] > 0
+    assert fast == cli.json("metrics", "fast", "--period", "2025-12", "--home", d)
 
     again = cli.json("demo", "--dir", d, "--consumers", "600", "--days", "60", "--seed", "3")
     assert again["summary"] == s                      # same seed, same brand, same numbers

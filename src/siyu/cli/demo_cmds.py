@@ -102,13 +102,14 @@ def demo(
         t_id = time.perf_counter() - t2
         summary = workspace_summary(ws)
         example = _example_key(ws)
+        diagnosis = _last_month_fast(ws, summary)
     finally:
         ws.close()
     imported = {k: sum(r.as_json()[k] for r in results)
                 for k in ("read", "loaded", "duplicates", "rejected")}
     if as_json:
         emit_json({"home": str(directory), "generated": generated, "import": imported,
-                   "identity": report, "summary": summary,
+                   "identity": report, "summary": summary, "fast": diagnosis,
                    "seconds": {"generate": round(t_gen, 1), "import": round(t_imp, 1),
                                "identity": round(t_id, 1)}})
         return
@@ -121,11 +122,35 @@ def demo(
         tr("耗时：生成 / 导入 / OneID", "seconds: generate / import / OneID"):
             f"{t_gen:.0f} / {t_imp:.0f} / {t_id:.0f}",
     })
+    if diagnosis:
+        from siyu.cli.metrics_fast import print_fast
+
+        print_fast(diagnosis)
+    month = diagnosis["period"] if diagnosis else "2025-12"
     out.print(tr("工作区：{h}\n被拒绝的行见 {r}\n接下来试试：\n  .venv/bin/siyu summary --home {h}\n"
-                 "  .venv/bin/siyu consumer show {k} --home {h}",
+                 "  .venv/bin/siyu consumer show {k} --home {h}\n"
+                 "  .venv/bin/siyu metrics gmv --period {m} --home {h}\n"
+                 "  .venv/bin/siyu metrics --help",
                  "workspace: {h}\nrejected rows are in {r}\nnext, try:\n"
-                 "  .venv/bin/siyu summary --home {h}\n  .venv/bin/siyu consumer show {k} --home {h}",
-                 h=directory, r=directory / "rejects", k=example or "KEY"), markup=False)
+                 "  .venv/bin/siyu summary --home {h}\n  .venv/bin/siyu consumer show {k} --home {h}\n"
+                 "  .venv/bin/siyu metrics gmv --period {m} --home {h}\n"
+                 "  .venv/bin/siyu metrics --help",
+                 h=directory, r=directory / "rejects", k=example or "KEY", m=month), markup=False)
+
+
+def _last_month_fast(ws, summary: dict) -> dict | None:
+    """FAST+ of the last full month of the data (DOMAIN.md §6), or None without data."""
+    from datetime import date, timedelta
+
+    from siyu.models.fast import fast
+    from siyu.models.periods import period_of
+    from siyu.models.sources import Sources
+
+    if not summary.get("span"):
+        return None
+    last_day = date.fromisoformat(summary["span"]["to"])
+    month = period_of(last_day + timedelta(days=1), "month", ws.settings.zone).previous()
+    return fast(Sources.of(ws), month)
 
 
 def _example_key(ws) -> str | None:

@@ -73,12 +73,19 @@ def fast_cmd(period: PeriodOpt, grain: GrainOpt = None, home: HomeOpt = None,
              as_json: JsonOpt = False) -> None:
     """FAST+ of a period: Capital, Conversion with the tier transition matrix P−1 → P,
     Connection per field and touchpoint, and CLV (DOMAIN.md §5–§6)."""
-    from siyu.models.fast import TIER_KEYS, fast
+    from siyu.models.fast import fast
 
     r = _compute(home, period, grain, fast)
     if as_json:
         emit_json(r)
         return
+    print_fast(r)
+
+
+def print_fast(r: dict) -> None:
+    """The FAST+ diagnosis as rich tables (what `siyu metrics fast` and `siyu demo` show)."""
+    from siyu.models.fast import TIER_KEYS
+
     clv = r["clv"]
     basis = tr("毛利", "gross profit") if clv["basis"] == "profit" else tr("实付金额", "amount")
     out.print(_kv_table(f"FAST+ {r['period']}", [
