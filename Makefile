@@ -4,15 +4,23 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup demo test lint fmt bench bench-10m docs clean
+.PHONY: setup java demo test lint fmt bench bench-10m docs clean
 
-setup: $(STAMP)
+setup: $(STAMP) java
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
+
+## the Spark engine (tests/parity) needs a Java runtime: Debian's, installed only when missing
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "no java on PATH: installing openjdk-17-jre-headless (for PySpark)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless; }
 
 ## generate a realistic brand into ./demo, import it, resolve identities, print a summary
 demo: setup

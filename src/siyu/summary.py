@@ -6,24 +6,13 @@ prints it; ``siyu summary`` prints it for any workspace.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import ibis
 
+from siyu.models.relationships import stretches
+from siyu.models.sources import Sources
 from siyu.schema import TABLES
 
 __all__ = ["workspace_summary"]
-
-
-def _active_relationships(rel: ibis.Table, at: datetime | None = None) -> ibis.Table:
-    """(consumer_key, field, field_ref) whose last event before ``at`` is a start (§4).
-    At equal times an end counts as after a start."""
-    if at is not None:
-        rel = rel.filter(rel.occurred_at < at)
-    order = rel.occurred_at.epoch_seconds() * 2 + (rel.action == "end").cast("int64")
-    last = rel.group_by(["consumer_key", "field", "field_ref"]).aggregate(
-        last_action=rel.action.argmax(order))
-    return last.filter(last.last_action == "start")
 
 
 def workspace_summary(ws) -> dict:
@@ -59,14 +48,14 @@ def workspace_summary(ws) -> dict:
         ids = idm.aggregate(keys=idm.count(), consumers=idm.consumer_id.nunique()).execute()
         out["keys"] = int(ids["keys"].iloc[0])
         out["consumers"] = int(ids["consumers"].iloc[0])
-        active = _active_relationships(con.table("relationships"))
-        active = active.join(idm, active.consumer_key == idm.key)
-        now = active.aggregate(
-            private_domain=active.consumer_id.nunique(),
-            members=active.consumer_id.nunique(where=active.field == "membership"),
+        src = Sources.of(ws)
+        st = stretches(src.relationships)
+        now = st.filter(st.ended_at.isnull())  # active after every recorded event (§4)
+        counts = now.aggregate(
+            private_domain=now.consumer_id.nunique(),
+            members=now.consumer_id.nunique(where=now.field == "membership"),
         ).execute().iloc[0]
-        out["private_domain_now"] = int(now["private_domain"])
-        out["members_now"] = int(now["members"])
-        buyers = paid.join(idm, paid.consumer_key == idm.key)
-        out["buyers"] = int(buyers.consumer_id.nunique().execute())
+        out["private_domain_now"] = int(counts["private_domain"])
+        out["members_now"] = int(counts["members"])
+        out["buyers"] = int(src.paid_orders.consumer_id.nunique().execute())
     return out
