@@ -44,7 +44,7 @@ def test_environment_overrides_file_overrides_defaults(tmp_path, monkeypatch):
     p = tmp_path / "siyu.toml"
     p.write_text('brand_name = "文件"\ntimezone = "Asia/Tokyo"\n', encoding="utf-8")
     s = load_settings(p)
-    assert (s.brand_name, s.timezone, s.memory_limit) == ("文件", "Asia/Tokyo", "4GB")
+    assert (s.brand_name, s.timezone, s.memory_limit) == ("文件", "Asia/Tokyo", "")
     monkeypatch.setenv("SIYU_TIMEZONE", "Europe/Berlin")
     monkeypatch.setenv("SIYU_ONEID_GUARD_TYPES", '["phone"]')
     s = load_settings(p)
@@ -129,3 +129,17 @@ def test_version(cli):
     from siyu import __version__
 
     assert cli("--version").stdout.strip() == f"siyu {__version__}"
+
+
+def test_engine_memory_default_is_half_the_machine(tmp_path, monkeypatch):
+    import os
+
+    s = load_settings(None)
+    half_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2 // 2**20
+    assert s.memory_limit == "" and s.engine_memory == f"{half_mb}MB"
+    monkeypatch.setenv("SIYU_MEMORY_LIMIT", "300MB")
+    w = Workspace.init(tmp_path / "w")
+    assert w.settings.engine_memory == "300MB"
+    got = w.warehouse.raw.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert got == "286.1 MiB"  # 300 MB as DuckDB reports it
+    w.close()

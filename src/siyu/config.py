@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     ops_url: str = ""
     """SQLAlchemy URL of the operational store; empty = SQLite file `ops.sqlite` in the
     workspace."""
-    memory_limit: str = "4GB"
-    """DuckDB memory limit; larger work spills to the workspace's `tmp/` folder."""
+    memory_limit: str = ""
+    """DuckDB memory limit (e.g. `4GB`); empty = half of this machine's memory. Larger work
+    spills to the workspace's `tmp/` folder. (At 10 M consumers an import with 12 GB ran
+    25 % faster than with 4 GB: less spilling.)"""
     threads: int = Field(default=0, ge=0)
     """DuckDB worker threads; 0 = one per core."""
     import_batch_rows: int = Field(default=200_000, ge=1_000)
@@ -128,6 +130,19 @@ class Settings(BaseSettings):
         cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
     ):
         return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    @property
+    def engine_memory(self) -> str:
+        """The memory limit handed to the engine: the setting, or half of physical memory."""
+        if self.memory_limit:
+            return self.memory_limit
+        import os
+
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # not a POSIX system
+            return "4GB"
+        return f"{max(total // 2 // 2**20, 256)}MB"
 
     @property
     def zone(self) -> ZoneInfo:

@@ -71,7 +71,7 @@ class Warehouse:
                 ) from None
             raise
         self._set_session_zone()
-        self.raw.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        self.raw.execute(f"SET memory_limit = '{settings.engine_memory}'")
         if settings.threads:
             self.raw.execute(f"SET threads = {int(settings.threads)}")
         if tmp_dir is not None:
