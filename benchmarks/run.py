@@ -73,7 +73,8 @@ def one_round(n: int, days: int, seed: int, work: Path, fmt: str) -> dict:
     rep = json.loads(out)
     res["identity"] = {"seconds": round(s, 1), "peak_rss_mib": round(rss),
                        "keys": rep.get("keys"), "consumers": rep.get("consumers"),
-                       "links": rep.get("links"), "conflicts": rep.get("conflicts")}
+                       "links": rep.get("links"), "conflicts": rep.get("conflicts"),
+                       "stages": rep.get("stages")}
     shutil.rmtree(data, ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
     return res
