@@ -82,8 +82,10 @@ def factors_of(users: int, buyers: int, orders: int, gmv: float) -> dict[str, fl
 
 def logmean(a: float, b: float) -> float:
     """The logarithmic mean L(a, b) = (a − b) / (ln a − ln b), L(a, a) = a (a, b > 0)."""
-    if a == b:
-        return a
+    if abs(a - b) <= 1e-9 * max(a, b):
+        # equal, or so close that ln a − ln b loses its digits (even to 0): L(a, b) is
+        # (a + b) / 2 up to a relative error of about ((a − b) / a)² / 12
+        return (a + b) / 2
     return (a - b) / (math.log(a) - math.log(b))
 
 
