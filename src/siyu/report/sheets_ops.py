@@ -1,0 +1,148 @@
+"""Report sheets: daily monitoring, health, cohorts (DOMAIN.md §8), RFM (§9), churn (§10).
+
+Each runs the model function of its ``siyu metrics`` command and shapes the result the way
+that command's ``--json`` does (counts as integers, rates rounded to 6 digits, money to 2);
+labels are the CLI's. RFM and churn are snapshots at end(P), like ``--as-of`` the period's
+last day.
+"""
+
+from __future__ import annotations
+
+from siyu.cli.metrics_cmds import label, round_or_none
+from siyu.cli.metrics_daily import DAILY_COLUMNS, DIMENSIONS, HEALTH
+from siyu.report.context import Context
+from siyu.report.layout import Column, Kind, Sheet, Table, Typed, kv
+
+__all__ = ["daily_sheet", "health_sheet", "rfm_sheet", "churn_sheet", "cohorts_sheet"]
+
+KINDS: dict[str, Kind] = {"text": "date", "int": "int", "rate": "rate", "money": "money"}
+"""The CLI tables' column kinds as report kinds (the daily ``date`` column is a day)."""
+
+
+def _shape(v, kind: str):
+    """A model value as the CLI's ``--json`` has it."""
+    if kind == "int":
+        return int(v)
+    return round_or_none(v, 2 if kind == "money" else 6)
+
+
+def _days(ctx: Context):
+    from siyu.models.periods import period_of, periods_between
+
+    p = ctx.period
+    return periods_between(period_of(p.start, "day", p.zone),
+                           period_of(ctx.last_day, "day", p.zone), zone=p.zone)
+
+
+def daily_sheet(ctx: Context) -> Sheet:
+    """``siyu metrics daily`` over every day of the period."""
+    from siyu.models.daily import daily
+
+    df = daily(ctx.src, _days(ctx)).execute()
+    rows = [[r["period"], *[_shape(r[k], kind) for k, _, kind in DAILY_COLUMNS[1:]]]
+            for r in df.to_dict("records")]
+    cols = [Column(lbl, KINDS[kind]) for _, lbl, kind in DAILY_COLUMNS]
+    return Sheet("日监控 Daily", [Table(cols, rows, notes=[
+        label("空白 = 分母为 0（无定义）", "empty = zero denominator (undefined)", " / ")])],
+        freeze_columns=1)
+
+
+def health_sheet(ctx: Context) -> Sheet:
+    """``siyu metrics health`` of the period: scale, quality, value."""
+    from siyu.models.health import health
+
+    r = health(ctx.src, [ctx.period]).execute().to_dict("records")[0]
+    rows = []
+    for dim, items in HEALTH.items():
+        for i, (k, lbl, kind) in enumerate(items):
+            rows.append([DIMENSIONS[dim] if i == 0 else None, lbl,
+                         Typed(_shape(r[k], kind), KINDS[kind])])
+    cols = [Column("维度 dimension"), Column("指标 metric"), Column("值 value")]
+    return Sheet("健康 Health", [Table(cols, rows)])
+
+
+def rfm_sheet(ctx: Context) -> Sheet:
+    """``siyu metrics rfm --as-of <last day>``: buyers, GMV and GMV share per segment."""
+    from siyu.models.rfm import SEGMENT_ORDER, SEGMENTS, rfm, rfm_segments
+
+    seg = rfm_segments(rfm(ctx.src, ctx.snapshot)).execute()
+    by = {r["segment"]: r for r in seg.to_dict("records")}
+    total = sum(float(r["monetary"]) for r in by.values())
+    rows = []
+    for code in SEGMENT_ORDER:
+        r = by.get(code)
+        rows.append([label(*SEGMENTS[code]), int(r["buyers"]) if r else 0,
+                     round(float(r["monetary"]), 2) if r else 0.0,
+                     round_or_none(r["gmv_share"]) if r else (0.0 if total > 0 else None)])
+    rows.append([label("合计", "total"), sum(r[1] for r in rows), round(total, 2),
+                 1.0 if total > 0 else None])
+    cols = [Column(label("分群", "segment")), Column(label("人数", "buyers"), "int"),
+            Column(label("金额", "GMV"), "money"), Column(label("金额占比", "GMV share"), "rate")]
+    note = label(f"截至 {ctx.last_day.isoformat()} 日终；近 {ctx.settings.rfm_lookback_days} 天"
+                 "有实付订单的买家",
+                 f"at the end of {ctx.last_day.isoformat()}; buyers with a paid order in the "
+                 f"last {ctx.settings.rfm_lookback_days} days", " / ")
+    return Sheet("RFM", [Table(cols, rows, notes=[note])])
+
+
+def churn_sheet(ctx: Context) -> Sheet:
+    """``siyu metrics churn --as-of <last day>``: the population, each condition, high risk."""
+    from siyu.models.churn import churn_summary
+
+    row = churn_summary(ctx.src, ctx.snapshot).execute().to_dict("records")[0]
+    cfg = ctx.settings
+    n = {k: int(row[k]) for k in ("private", "high_risk", "no_engaged", "unread_message",
+                                  "no_view")}
+    rows = [
+        kv(label("私域用户", "private-domain consumers"), n["private"], "int"),
+        kv(label(f"{cfg.churn_no_engaged_days} 天无互动",
+                 f"no engaged interaction in {cfg.churn_no_engaged_days} days"),
+           n["no_engaged"], "int"),
+        kv(label(f"消息超 {cfg.churn_unread_hours} 小时未读",
+                 f"message unread > {cfg.churn_unread_hours} h"), n["unread_message"], "int"),
+        kv(label(f"{cfg.churn_no_view_days} 天无浏览", f"no view in {cfg.churn_no_view_days} days"),
+           n["no_view"], "int"),
+        kv(label("高流失风险", "high risk"), n["high_risk"], "int"),
+        kv(label("高风险占比", "high-risk rate"), round_or_none(row["rate"]), "rate"),
+    ]
+    cols = [Column(label("指标", "metric")), Column(label("值", "value"))]
+    note = label(f"截至 {ctx.last_day.isoformat()} 日终", f"at the end of "
+                 f"{ctx.last_day.isoformat()}", " / ")
+    return Sheet("流失 Churn", [Table(cols, rows, notes=[note])])
+
+
+ROLLUP = {"week": "week", "month": "month", "quarter": "month", "year": "month"}
+"""Cohort grain of the second cohorts table per period grain (a day needs none)."""
+
+
+def _cohort_table(ctx: Context, grain: str, ns: list[int], title: str | None) -> Table:
+    from siyu.models.cohorts import cohorts
+
+    p = ctx.period
+    df = cohorts(ctx.src, grain, start=p.start, end=p.end, days=ns).execute()  # type: ignore[arg-type]
+    cols = [Column("队列 cohort", "id"), Column("人数 size", "int")]
+    for n in ns:
+        cols += [Column(f"{n}日留存人数 retained in {n} days", "int"),
+                 Column(f"{n}日留存 {n}-day retention", "rate")]
+    rows = []
+    for r in df.to_dict("records"):
+        row = [r["cohort"], int(r["size"])]
+        for n in ns:
+            row += [int(r[f"retained_{n}"]), round_or_none(r[f"retention_{n}"])]
+        rows.append(row)
+    return Table(cols, rows, title=title)
+
+
+def cohorts_sheet(ctx: Context) -> Sheet:
+    """``siyu metrics cohorts``: the day cohorts entering in the period, then the same rolled up
+    by week or month (for a week, month, quarter or year)."""
+    ns = sorted(set(ctx.settings.retention_days))
+    tables = [_cohort_table(ctx, "day", ns, None)]
+    grain = ROLLUP.get(ctx.period.grain)
+    if grain:
+        zh = {"week": "按周", "month": "按月"}[grain]
+        tables.append(_cohort_table(ctx, grain, ns, label(zh, f"by {grain}")))
+    tables[-1].notes.append(label(
+        "空白 = 留存窗口在数据截止日（最新互动日）尚未结束",
+        "empty = the window is not over by the data end (the latest interaction's day)", " / "))
+    return Sheet("留存 Cohorts", tables, freeze_columns=1)
