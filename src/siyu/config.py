@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     """N of the N-day retention of entry cohorts (§8)."""
     group_capacity: int = Field(default=400, ge=1)
     """Members at which a group chat is split (§11)."""
+    metrics_batch_periods: int = Field(default=6, ge=1)
+    """Periods `siyu metrics compute` computes together: more is faster (shared work) but
+    holds every consumer's tier for each of them in the engine at once."""
 
     @field_validator("timezone")
     @classmethod

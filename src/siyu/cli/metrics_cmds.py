@@ -87,6 +87,7 @@ def round_or_none(x, digits: int = 6):
 # the families register their commands on metrics_app
 from siyu.cli import (  # noqa: E402
     metrics_community,  # noqa: F401
+    metrics_compute,  # noqa: F401
     metrics_daily,  # noqa: F401
     metrics_fast,  # noqa: F401
     metrics_rfm,  # noqa: F401

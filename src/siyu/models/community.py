@@ -78,7 +78,7 @@ def _attach(base: ibis.Table, t: ibis.Table, key: list[str]) -> ibis.Table:
     return j.drop(*[f"{k}_right" for k in key if f"{k}_right" in j.columns])
 
 
-def community(src: Sources, period: Period) -> dict:
+def community(src: Sources, period: Period, *, keep: list | None = None) -> dict:
     """Community metrics of ``period``: ``{"overall", "by_type", "by_store", "groups"}``
     (Ibis tables; overall has one row, by_type one per type of :data:`GROUP_TYPES`, by_store
     one per store with a declared group — ``""`` for groups without a store —, groups one per
@@ -87,7 +87,17 @@ def community(src: Sources, period: Period) -> dict:
 
     Every level is rolled up from three small tables: one row per (consumer, group) with the
     flags member / wrote / bought, one row per group with its counts, and the distinct
-    (consumer, group, local day) of group orders."""
+    (consumer, group, local day) of group orders. With ``keep`` (a list), those tables are
+    cached in the engine (``Table.cache()``) and appended to it, so reading several levels
+    computes them once; the caller releases them."""
+
+    def kept(t: ibis.Table) -> ibis.Table:
+        if keep is None:
+            return t
+        t = t.cache()
+        keep.append(t)
+        return t
+
     start, end = ibis.literal(period.start_utc), ibis.literal(period.end_utc)
     cap = src.settings.group_capacity
     stores = src.table("stores")
@@ -112,7 +122,7 @@ def community(src: Sources, period: Period) -> dict:
         source=joins.source.min())
     joins = joins.mutate(source=joins.source.fill_null("unknown"))
     joins = joins.group_by(["field_ref", "source"]).aggregate(joins=joins.count())
-    joins = joins.join(attrs, "field_ref")
+    joins = kept(joins.join(attrs, "field_ref"))
 
     i = src.interactions
     msgs = i.filter((i.type == "message") & (i.field == "group_chat")
@@ -135,7 +145,7 @@ def community(src: Sources, period: Period) -> dict:
     )
     pairs = pairs.group_by(["consumer_id", "field_ref"]).aggregate(
         member=pairs.member.any(), wrote=pairs.wrote.any(), bought=pairs.bought.any())
-    pairs = pairs.join(attrs, "field_ref")
+    pairs = kept(pairs.join(attrs, "field_ref"))
 
     # one row per declared group
     per_group = _attach(attrs, pairs.group_by("field_ref").aggregate(
@@ -144,13 +154,13 @@ def community(src: Sources, period: Period) -> dict:
         messages=msgs.count()), ["field_ref"])
     per_group = _attach(per_group, orders.group_by("field_ref").aggregate(
         orders=orders.count(), gmv=orders.amount.sum()), ["field_ref"])
-    per_group = per_group.mutate(n_members=per_group.n_members.fill_null(0))
+    per_group = kept(per_group.mutate(n_members=per_group.n_members.fill_null(0)))
 
     days = orders.select("consumer_id", "field_ref", day=orders.paid_at.date()).distinct()
-    days = days.join(attrs, "field_ref")
+    days = kept(days.join(attrs, "field_ref"))
 
     totals = paid.aggregate(total_gmv=paid.amount.sum())
-    totals = totals.cross_join(stores.aggregate(stores=stores.store_id.nunique()))
+    totals = kept(totals.cross_join(stores.aggregate(stores=stores.store_id.nunique())))
 
     def level(key: list[str], base: ibis.Table) -> ibis.Table:
         pg = per_group
