@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import ibis
 
-from siyu.models.relationships import active_at, stretches
+from siyu.models.relationships import active_at
 from siyu.models.sources import Sources
 from siyu.schema import ENGAGED_TYPES
 
@@ -34,7 +34,7 @@ def churn_risk(src: Sources, as_of: datetime) -> ibis.Table:
     (a tz-aware instant)."""
     cfg = src.settings
     t = ibis.literal(as_of)
-    st = stretches(src.relationships)
+    st = src.stretches
     private = st.filter(active_at(st, t)).select(cid="consumer_id").distinct()
 
     i = src.interactions

@@ -45,7 +45,7 @@ from __future__ import annotations
 import ibis
 
 from siyu.models.periods import Period
-from siyu.models.relationships import active_at, stretches
+from siyu.models.relationships import active_at
 from siyu.models.sources import Sources
 
 __all__ = ["community", "group_touchpoints", "GROUP_TYPES", "COUNT_COLUMNS"]
@@ -106,7 +106,7 @@ def community(src: Sources, period: Period, *, keep: list | None = None) -> dict
                          _store_ok=attrs.store_id.isin(stores.store_id))
 
     # events of P (and membership at end(P)) in declared groups
-    st = stretches(src.relationships)
+    st = src.stretches
     st = st.filter(st.field == "group_chat")
     mem = st.filter(active_at(st, end)).select("consumer_id", "field_ref").distinct()
 

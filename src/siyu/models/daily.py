@@ -29,11 +29,11 @@ from __future__ import annotations
 import ibis
 
 from siyu.models.periods import Period
-from siyu.models.relationships import stretches
+from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, periods_table
 from siyu.schema import ENGAGED_TYPES, VISIT_TYPES
 
-__all__ = ["daily", "private_at", "first_starts", "activity", "rate", "GROUP_FIELDS",
+__all__ = ["daily", "private_at", "first_starts", "activity", "capital_counts", "rate", "GROUP_FIELDS",
            "UNFOLLOW_FIELDS"]
 
 GROUP_FIELDS = ("group_chat",)
@@ -48,14 +48,14 @@ def rate(num: ibis.Value, den: ibis.Value) -> ibis.Value:
 def private_at(src: Sources, p: ibis.Table, at: str = "p_end") -> ibis.Table:
     """``(period, consumer_id)`` of the consumers in the private domain (some relationship
     active, §4) at the instant in column ``at`` of the periods table ``p``."""
-    st = stretches(src.relationships)
+    st = src.stretches
     j = st.join(p, (st.started_at < p[at]) & (st.ended_at.isnull() | (st.ended_at >= p[at])))
     return j.select(j.period, j.consumer_id).distinct()
 
 
 def first_starts(src: Sources) -> ibis.Table:
     """``(consumer_id, first_at)``: the first-ever relationship start of each consumer."""
-    st = stretches(src.relationships)
+    st = src.stretches
     return st.group_by("consumer_id").aggregate(first_at=st.started_at.min())
 
 
@@ -74,21 +74,44 @@ def _counts(p: ibis.Table, parts: list[ibis.Table]) -> ibis.Table:
     return t.mutate(**{c: t[c].fill_null(0).cast("int64") for c in names})
 
 
+def capital_counts(src: Sources, p: ibis.Table) -> ibis.Table:
+    """``(period, capital)``: how many consumers are in the private domain at ``p_end`` of
+    each period of ``p`` (periods end at a brand-local midnight, §1).
+
+    Counted without listing them: at the end of local day d, the islands
+    (:func:`~siyu.models.relationships.islands`) that started on or before d minus those that
+    also ended on or before d — so any number of periods costs one pass over the islands
+    (grouped by day) and a join of the periods with the days that have events."""
+    isl = src.islands
+    one = ibis.literal(1, "int64")
+    starts = isl.select(day=isl.started_at.date(), delta=one)
+    ends = isl.filter(isl.ended_at.notnull())
+    ends = ends.select(day=ends.ended_at.date(), delta=-one)
+    ev = starts.union(ends)
+    ev = ev.group_by("day").aggregate(delta=ev.delta.sum())
+    last = p.select("period", last_day=(p.p_end - ibis.interval(seconds=1)).date())
+    j = last.join(ev, ev.day <= last.last_day)
+    return j.group_by("period").aggregate(capital=j.delta.sum().cast("int64"))
+
+
 def activity(src: Sources, p: ibis.Table) -> ibis.Table:
     """Per period of ``p``: ``capital``, ``active`` (visit-type interaction in P) and
     ``engaged`` (engaged interaction in P), both among Capital(P), plus the periods-table
-    columns. One row per period, counts 0 when nothing happened."""
-    cap = private_at(src, p, "p_end")
+    columns. One row per period, counts 0 when nothing happened.
+
+    Capital comes from :func:`capital_counts`; a visitor of P is in Capital(P) when one of
+    their islands is active at end(P) — so many short periods (the days of a month) cost
+    about as much as one."""
     ia = src.interactions
     ia = ia.filter(ia.type.isin(VISIT_TYPES))
     ia = _in_period(ia, p, "occurred_at")
-    per = ia.group_by(["period", "consumer_id"]).aggregate(
+    per = ia.group_by(["period", "p_end", "consumer_id"]).aggregate(
         engaged=ia.type.isin(ENGAGED_TYPES).any())
-    per = per.join(cap, ["period", "consumer_id"])
+    isl = src.islands
+    per = per.join(isl, (per.consumer_id == isl.consumer_id) & active_at(isl, per.p_end))
     acts = per.group_by("period").aggregate(
         active=per.consumer_id.count(), engaged=per.engaged.sum())
-    capital = cap.group_by("period").aggregate(capital=cap.consumer_id.count())
-    return _counts(p, [capital, acts])
+    return _counts(p, [capital_counts(src, p), acts])
 
 
 def daily(src: Sources, periods: list[Period]) -> ibis.Table:
@@ -97,22 +120,34 @@ def daily(src: Sources, periods: list[Period]) -> ibis.Table:
     churned, group_exits, unfollows, activity_rate, interaction_rate, conversion_rate,
     churn_rate`` (rules in the module docstring)."""
     p = periods_table(periods)
-    cap = private_at(src, p, "p_end")
+    isl = src.islands
 
     first = _in_period(first_starts(src), p, "first_at")
     new = first.group_by("period").aggregate(new_users=first.consumer_id.count())
 
+    # buyers: consumers with a paid order in P and an island active at end(P)
     o = _in_period(src.paid_orders, p, "paid_at")
-    b = o.select("period", "consumer_id").distinct().join(cap, ["period", "consumer_id"])
+    o = o.select("period", "p_end", "consumer_id").distinct()
+    b = o.join(isl, (o.consumer_id == isl.consumer_id) & active_at(isl, o.p_end))
     buyers = b.group_by("period").aggregate(buyers=b.consumer_id.count())
 
-    c0 = private_at(src, p, "p_start")
-    still = cap.mutate(still=ibis.literal(True))
-    ch = c0.left_join(still, ["period", "consumer_id"])
-    churn = ch.group_by("period").aggregate(
-        churn_base=ch.consumer_id.count(), churned=ch.still.isnull().sum())
+    # churn: C = private at start(P); churned = members of C with no island active at
+    # end(P) — those whose island active at start(P) ended inside P and who have no later
+    # island active at end(P)
+    at_start = p.select("period", p_end=p.p_start)
+    base = capital_counts(src, at_start).rename(churn_base="capital")
+    gone = isl.join(p, active_at(isl, p.p_start) & isl.ended_at.notnull()
+                    & (isl.ended_at < p.p_end))
+    gone = gone.select("period", "p_end", "consumer_id")
+    back = isl.select(b_id="consumer_id", b_start="started_at", b_end="ended_at")
+    again = gone.join(back, (gone.consumer_id == back.b_id) & (back.b_start < gone.p_end)
+                      & (back.b_end.isnull() | (back.b_end >= gone.p_end)))
+    again = again.select("period", "consumer_id", still=ibis.literal(True)).distinct()
+    ch = gone.left_join(again, ["period", "consumer_id"])
+    churned = ch.group_by("period").aggregate(churned=ch.still.isnull().sum())
+    churn = base.left_join(churned, "period").drop("period_right")
 
-    st = stretches(src.relationships)
+    st = src.stretches
     ends = st.filter(st.ended_at.notnull())
     ends = _in_period(ends, p, "ended_at")
     exits = ends.group_by("period").aggregate(

@@ -30,9 +30,10 @@ from datetime import timedelta
 
 import ibis
 
-from siyu.models.daily import activity, first_starts, private_at, rate
+from siyu.models.daily import activity, first_starts, rate
 from siyu.models.fast import clv
 from siyu.models.periods import Period, period_of, periods_between
+from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, periods_table
 
 __all__ = ["health", "buyers"]
@@ -47,10 +48,10 @@ def _map(pairs: list[tuple[str, str]], names: tuple[str, str]) -> ibis.Table:
 def buyers(src: Sources, p: ibis.Table) -> ibis.Table:
     """``(period, consumer_id, purchase_days, orders, gmv)``: the buyers of each period of
     ``p`` (in the private domain at end(P), a paid order in P) and their paid orders in P."""
-    cap = private_at(src, p, "p_end")
     o = src.paid_orders
     o = o.join(p, (o.paid_at >= p.p_start) & (o.paid_at < p.p_end))
-    o = o.join(cap, ["period", "consumer_id"])
+    isl = src.islands.select(i_id="consumer_id", started_at="started_at", ended_at="ended_at")
+    o = o.semi_join(isl, (o.consumer_id == isl.i_id) & active_at(isl, o.p_end))
     return o.group_by(["period", "consumer_id"]).aggregate(
         purchase_days=o.paid_at.date().nunique(), orders=o.order_id.nunique(),
         gmv=o.amount.sum().cast("float64"))
@@ -68,12 +69,13 @@ def _mean_rate(src: Sources, parents: list[Period], children: dict[str, list[Per
     return j.group_by("period").aggregate(mean_rate=j.r.mean())
 
 
-def health(src: Sources, periods: list[Period]) -> ibis.Table:
+def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None) -> ibis.Table:
     """One row per period of ``periods``, in time order: ``period, capital,
     capital_previous, new_users, growth_rate, dau_rate, wau_rate, interaction_rate, buyers,
     repeat_buyers, repurchase_rate, previous_buyers, returning_buyers,
     next_period_repurchase_rate, orders, gmv, aov, clv_mean`` (rules in the module
-    docstring)."""
+    docstring). ``cap`` is :func:`~siyu.models.fast.capital` of ``periods`` when already at
+    hand."""
     by_name = {str(p): p for p in periods}
     periods = sorted(by_name.values(), key=lambda p: (p.start, p.end))
     both = {str(q): q for p in periods for q in (p, p.previous())}
@@ -113,7 +115,7 @@ def health(src: Sources, periods: list[Period]) -> ibis.Table:
     last = cur.select(prev="period", capital_previous="capital", previous_buyers="buyers")
     t = prev.join(cur, "period")
     t = t.left_join(last, "prev").drop("prev_right")
-    cv = clv(src, periods)
+    cv = clv(src, periods, cap=cap)
     cv = cv.group_by("period").aggregate(clv_mean=cv.clv.cast("float64").mean())
     for part in (back, dau, wau, cv):
         t = t.left_join(part, "period").drop("period_right")

@@ -7,6 +7,8 @@ after the last ``siyu identity resolve``) are left out: resolve before computing
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -69,6 +71,42 @@ class Sources:
     @cached_property
     def interactions(self) -> ibis.Table:
         return self.with_consumer("interactions")
+
+    @cached_property
+    def stretches(self) -> ibis.Table:
+        """:func:`~siyu.models.relationships.stretches` of every relationship."""
+        from siyu.models.relationships import stretches
+
+        return stretches(self.relationships)
+
+    @cached_property
+    def islands(self) -> ibis.Table:
+        """:func:`~siyu.models.relationships.islands`: each consumer's time in the private
+        domain."""
+        from siyu.models.relationships import islands
+
+        return islands(self.stretches)
+
+    CACHED = ("relationships", "stretches", "islands", "orders", "interactions", "shares",
+              "reviews")
+    """The inputs :meth:`cached` computes once."""
+
+    @contextmanager
+    def cached(self) -> Iterator[Sources]:
+        """Sources whose inputs (:data:`CACHED`: the tables joined to OneID, stretches and
+        islands) are computed once and kept in the engine (``Table.cache()``) until the block
+        ends — for work that runs many models over the same data."""
+        c = Sources(self.con, self.settings)
+        kept = []
+        try:
+            for name in self.CACHED:
+                t = getattr(c, name).cache()  # built from the cached inputs before it
+                c.__dict__[name] = t
+                kept.append(t)
+            yield c
+        finally:
+            for t in kept:
+                t.release()
 
 
 def periods_table(periods: list[Period]) -> ibis.Table:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import ibis
 
 from siyu.models.periods import Period
-from siyu.models.relationships import stretches
 from siyu.models.sources import Sources, periods_table
 
 __all__ = ["tiers", "referee_orders", "TIER_NAMES"]
@@ -57,7 +56,7 @@ def tiers(src: Sources, periods: list[Period]) -> ibis.Table:
     """``(period, consumer_id, tier, member, purchase_days, propagations)`` for every consumer
     with tier ≥ 1 at the end of each of ``periods`` (tier 0 consumers are absent)."""
     p = periods_table(periods)
-    st = stretches(src.relationships)
+    st = src.stretches
 
     # state at end(P): in the private domain, member
     at_end = st.cross_join(p)

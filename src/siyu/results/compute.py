@@ -131,22 +131,22 @@ def compute_metrics(ws, grain: Grain = "month", first: str | None = None,
         report.reason = ("new_data" if changed else "new_periods" if todo else "up_to_date")
     report.skipped = len([p for p in periods if p not in set(todo)])
 
-    src = Sources.of(ws)
     size = ws.settings.metrics_batch_periods
     batches = [todo[i:i + size] for i in range(0, len(todo), size)]
     steps = len(batches) * len([r for r in RESULTS if not r.whole]) + (1 if todo else 0)
     done = 0
-    for chunk in batches:
-        for _ in _compute_batch(con, src, grain, chunk):
+    if todo:
+        with Sources.of(ws).cached() as src:
+            for chunk in batches:
+                for _ in _compute_batch(con, src, grain, chunk):
+                    done += 1
+                    if progress:
+                        progress(done, steps)
+                report.computed += [str(p) for p in chunk]
+            _compute_whole(con, src, grain, todo)
             done += 1
             if progress:
                 progress(done, steps)
-        report.computed += [str(p) for p in chunk]
-    if todo:
-        _compute_whole(con, src, grain, todo)
-        done += 1
-        if progress:
-            progress(done, steps)
     write_state(con, State(grain, fp, watermark, identity_run, datetime.now(UTC)))
     report.seconds = time.perf_counter() - t0
     return report

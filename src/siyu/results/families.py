@@ -199,7 +199,7 @@ def _daily(b: Batch) -> pa.Table:
 def _health(b: Batch) -> pa.Table:
     from siyu.models.health import health
 
-    t = health(b.src, b.periods)
+    t = health(b.src, b.periods, cap=b.cap)
     return _arrow(t.mutate(gmv=t.gmv.cast("decimal(18, 2)")))
 
 
