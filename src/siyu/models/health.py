@@ -51,7 +51,9 @@ def buyers(src: Sources, p: ibis.Table) -> ibis.Table:
     o = src.paid_orders
     o = o.join(p, (o.paid_at >= p.p_start) & (o.paid_at < p.p_end))
     isl = src.islands.select(i_id="consumer_id", started_at="started_at", ended_at="ended_at")
-    o = o.semi_join(isl, (o.consumer_id == isl.i_id) & active_at(isl, o.p_end))
+    # at most one island of a consumer is active at an instant: an inner join keeps each
+    # order once (and, unlike a semi-join with a range condition, stays a hash join)
+    o = o.join(isl, (o.consumer_id == isl.i_id) & active_at(isl, o.p_end))
     return o.group_by(["period", "consumer_id"]).aggregate(
         purchase_days=o.paid_at.date().nunique(), orders=o.order_id.nunique(),
         gmv=o.amount.sum().cast("float64"))
