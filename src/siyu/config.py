@@ -80,6 +80,17 @@ class Settings(BaseSettings):
     """CLV window W (§6): the days before end(P) whose paid orders make a consumer's CLV."""
     clv_basis: Literal["amount", "profit"] = "amount"
     """CLV basis (§6): `amount` (GMV) or `profit` (`gross_profit`, the handbook's LTV)."""
+    clv_horizon_days: int = Field(default=365, ge=1)
+    """Horizon of predictive CLV (`siyu clv predict`): the days ahead whose expected purchases
+    are valued."""
+    clv_discount_rate: float = Field(default=0.10, ge=0, lt=10)
+    """Yearly discount rate of predictive CLV (0.10 = 10 % a year), applied month by month."""
+    clv_margin: float = Field(default=1.0, gt=0, le=1)
+    """Share of spend counted as value in predictive CLV: 1 = amount basis; e.g. 0.35 for a
+    35 % gross margin."""
+    cycle_prior_days: float = Field(default=2.0, ge=0)
+    """Purchase cycles (`siyu clv cycles`): weight, in intervals, of the category's median
+    interval beside a consumer's own mean interval (0 = own mean only)."""
     rfm_lookback_days: int = Field(default=365, ge=1)
     """RFM lookback (§9): paid orders in the days before the snapshot."""
     rfm_new_days: int = Field(default=30, ge=1)

@@ -48,7 +48,8 @@ END_OF_MARCH = datetime(2025, 3, 31, 16, tzinfo=UTC)  # 2025-04-01 00:00 in Shan
 
 
 def _families():
-    from siyu.models import churn, cohorts, daily, fast, gmv, health, rfm
+    from siyu.models import churn, cohorts, daily, fast, gmv, health, layers, purchases, rfm
+    from siyu.models.periods import to_date
 
     months = ("2025-02", "2025-03")
     return [
@@ -63,6 +64,11 @@ def _families():
         Model("cohorts-week", lambda src: cohorts.cohorts(src, "week")),
         Model("rfm", lambda src: rfm.rfm(src, END_OF_MARCH)),
         Model("churn", lambda src: churn.churn_risk(src, END_OF_MARCH)),
+        Model("islands", lambda src: src.islands),
+        Model("clv-summary", lambda src: purchases.calibration_summary(
+            src, date(2025, 3, 10), observation_end=date(2025, 3, 31))),
+        Model("clv-layers", lambda src: layers.consumer_layers(
+            src, to_date(date(2025, 3, 20), "month", src.settings.zone))),
     ]
 
 

@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 from siyu.errors import UsageError
 from siyu.i18n import tr
 
-__all__ = ["GRAINS", "Grain", "Period", "parse_period", "period_of", "periods_between"]
+__all__ = ["GRAINS", "Grain", "Period", "ToDate", "parse_period", "period_of", "periods_between",
+           "to_date"]
 
 Grain = Literal["day", "week", "month", "quarter", "year"]
 GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter", "year")
@@ -160,3 +161,54 @@ def periods_between(first: str | Period, last: str | Period, grain: Grain | None
         out.append(p)
         p = p.next()
     return out
+
+
+@dataclass(frozen=True)
+class ToDate:
+    """The part of ``period`` up to the end of local day ``day`` (period-to-date: March 1–15
+    for ``to_date(2025-03, 2025-03-15)``). Models accept it wherever they take a period: it has
+    the same ``start``, ``end``, ``start_utc``, ``end_utc``, ``zone`` and a name
+    (``2025-03..15``)."""
+
+    period: Period
+    day: date
+
+    @property
+    def start(self) -> date:
+        return self.period.start
+
+    @property
+    def end(self) -> date:
+        return self.day + timedelta(days=1)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.period.zone
+
+    @property
+    def grain(self) -> Grain:
+        return self.period.grain
+
+    @property
+    def start_utc(self) -> datetime:
+        return self.period.start_utc
+
+    @property
+    def end_utc(self) -> datetime:
+        return _instant(self.end, self.zone)
+
+    def __str__(self) -> str:
+        return f"{self.period}..{self.day.day:02d}" if self.end != self.period.end \
+            else str(self.period)
+
+
+def to_date(day: date, grain: Grain, zone: ZoneInfo) -> Period | ToDate:
+    """The period of ``grain`` containing ``day``, cut at the end of ``day`` (the whole
+    period when ``day`` is its last day).
+
+    >>> z = ZoneInfo("Asia/Shanghai")
+    >>> str(to_date(date(2025, 3, 15), "month", z)), str(to_date(date(2025, 3, 31), "month", z))
+    ('2025-03..15', '2025-03')
+    """
+    p = period_of(day, grain, zone)
+    return p if p.end == day + timedelta(days=1) else ToDate(p, day)
