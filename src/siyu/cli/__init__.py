@@ -7,6 +7,7 @@ import sys
 
 # command modules register themselves on ``app``
 from siyu.cli import (
+    audience_cmds,  # noqa: E402,F401
     clv_cmds,  # noqa: E402,F401
     demo_cmds,  # noqa: E402,F401
     generate_cmds,  # noqa: E402,F401
