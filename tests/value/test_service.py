@@ -223,6 +223,12 @@ def test_clv_layers_compare_and_split(demo, cli, tmp_path):
                                         abs=0.01)
     assert sum(c["consumers"] for c in ch["cells"]) == ch["consumers"]
     assert "treated_minus_control_mean" in got["change"]
+    by_expr = cli.json("clv", "layers", "--home", demo, "--as-of", "2025-12-31",
+                       "--compare-to", "2025-11-30", "--treated-audience", "tier >= 2",
+                       "--control-audience", "tier = 1")
+    # the groups are taken at the campaign's start (--compare-to): tier ≥ 2 there
+    assert by_expr["compare_to"]["treated"]["consumers"] == sum(
+        c["consumers"] for c in by_expr["compare_to"]["all"]["cells"] if c["tier"] >= 2)
     r = cli("clv", "layers", "--home", demo, "--as-of", "2025-12-31", "--treated",
             tmp_path / "missing.txt", ok=False)
     assert r.exit_code == 2 and "missing.txt" in r.output

@@ -213,6 +213,12 @@ def layers_cmd(
     control: Annotated[Path | None, typer.Option(
         "--control", metavar="FILE", help="Consumer ids or keys of its control group.",
         show_default=False)] = None,
+    treated_audience: Annotated[str | None, typer.Option(
+        "--treated-audience", metavar="EXPR", help="The treated group as an audience expression "
+        "(siyu audience), taken at --compare-to (else --as-of).", show_default=False)] = None,
+    control_audience: Annotated[str | None, typer.Option(
+        "--control-audience", metavar="EXPR", help="The control group as an audience "
+        "expression.", show_default=False)] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -226,10 +232,16 @@ def layers_cmd(
 
     if grain not in GRAINS:
         raise UsageError(tr("未知粒度 {g}", "unknown grain {g}", g=grain))
+    for a, b, name in ((treated, treated_audience, "treated"),
+                       (control, control_audience, "control")):
+        if a is not None and b is not None:
+            raise UsageError(tr("--{n} 与 --{n}-audience 只能二选一",
+                                "give --{n} or --{n}-audience, not both", n=name))
     ws = open_metrics_workspace(home)
     try:
         rep = layers(ws, _day(as_of, "--as-of"), compare_to=_day(compare_to, "--compare-to"),
-                     grain=grain, treated=treated, control=control)
+                     grain=grain, treated=treated if treated is not None else treated_audience,
+                     control=control if control is not None else control_audience)
     finally:
         ws.close()
     if as_json:

@@ -255,10 +255,25 @@ def _read_ids(path: Path, ws) -> list[str]:
     return sorted(set(ids))
 
 
+def _group(ws, spec: Path | str | None, as_of: date) -> list[str] | None:
+    """A group's consumer ids: a file of ids or keys (a Path), or an audience expression
+    (a str, evaluated at ``as_of``)."""
+    if spec is None:
+        return None
+    if isinstance(spec, Path):
+        return _read_ids(spec, ws)
+    from siyu.audience import members
+
+    return members(ws, spec, as_of)
+
+
 def layers(ws, as_of: date, *, compare_to: date | None = None, grain: str = "month",
-           treated: Path | None = None, control: Path | None = None) -> dict[str, Any]:
+           treated: Path | str | None = None, control: Path | str | None = None
+           ) -> dict[str, Any]:
     """The CLV layering map at ``as_of`` (:mod:`siyu.models.layers`), optionally against
-    ``compare_to`` and split into treated / control consumer lists."""
+    ``compare_to`` and split into treated / control groups: files of consumer ids or keys
+    (``Path``) or audience expressions (``str``, evaluated at ``compare_to`` when given — the
+    campaign's start —, else at ``as_of``)."""
     import ibis
 
     from siyu.models.layers import consumer_layers, layer_cells
@@ -266,10 +281,11 @@ def layers(ws, as_of: date, *, compare_to: date | None = None, grain: str = "mon
 
     src = Sources.of(ws)
     groups: dict[str, list[str] | None] = {"all": None}
+    chosen_at = compare_to or as_of
     if treated is not None:
-        groups["treated"] = _read_ids(treated, ws)
+        groups["treated"] = _group(ws, treated, chosen_at)
     if control is not None:
-        groups["control"] = _read_ids(control, ws)
+        groups["control"] = _group(ws, control, chosen_at)
 
     def snapshot(day: date) -> dict[str, Any]:
         window = to_date(day, grain, ws.settings.zone)  # type: ignore[arg-type]
