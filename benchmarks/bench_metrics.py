@@ -57,10 +57,10 @@ def last_full_months(home: Path, n: int) -> tuple[str, str, int]:
         _, last = data_range(ws.warehouse.raw)
         consumers = ws.warehouse.raw.execute(
             "SELECT count(DISTINCT consumer_id) FROM identity_map").fetchall()[0][0]
-        p = period_of(last.astimezone(ws.settings.zone).date(), "month", ws.settings.zone)
-        if last.astimezone(ws.settings.zone).date() < p.end.replace(day=1) or True:
-            p = p.previous() if (p.end - last.astimezone(ws.settings.zone).date()).days > 1 \
-                else p
+        day = last.astimezone(ws.settings.zone).date()
+        p = period_of(day, "month", ws.settings.zone)
+        if (p.end - day).days > 1:  # the last month is not over: take the one before
+            p = p.previous()
         first = p
         for _ in range(n - 1):
             first = first.previous()
@@ -75,27 +75,35 @@ def duckdb_round(home: Path, first: str, last: str) -> dict:
             "peak_rss_mib": round(rss), "periods": len(rep["computed"])}
 
 
-def families(src, periods, batch_size: int) -> float:
+def families(src, periods, batch_size: int, *, cache: bool = True) -> float:
     """Every per-period family and the cohorts for ``periods`` (as compute does, without
-    storing); seconds."""
+    storing); seconds. ``cache=False`` computes the tier pairs inside each family instead of
+    once per batch (Ibis 12's PySpark backend cannot ``cache()`` an expression that holds an
+    in-memory table such as the periods)."""
     from siyu.models.fast import tier_pairs
     from siyu.results.families import RESULTS, Batch
 
     t0 = time.perf_counter()
     for i in range(0, len(periods), batch_size):
         chunk = periods[i:i + batch_size]
-        with tier_pairs(src, chunk).cache() as pairs:
-            b = Batch(src, chunk, pairs)
-            try:
-                for r in RESULTS:
-                    if not r.whole:
-                        r.build(b)
-            finally:
-                b.release()
+        if cache:
+            with tier_pairs(src, chunk).cache() as pairs:
+                _batch(Batch(src, chunk, pairs), RESULTS)
+        else:
+            _batch(Batch(src, chunk, tier_pairs(src, chunk), keep=False), RESULTS)
     for r in RESULTS:
         if r.whole:
             r.build(Batch(src, periods))
     return time.perf_counter() - t0
+
+
+def _batch(b, results) -> None:
+    try:
+        for r in results:
+            if not r.whole:
+                r.build(b)
+    finally:
+        b.release()
 
 
 def spark_round(home: Path, first: str, last: str, repeat: int, cores: int) -> list[dict]:
@@ -115,7 +123,7 @@ def spark_round(home: Path, first: str, last: str, repeat: int, cores: int) -> l
         src = Sources(backend, ws.settings)
         periods = periods_between(first, last, "month", zone=ws.settings.zone)
         for _ in range(repeat):
-            s = families(src, periods, ws.settings.metrics_batch_periods)
+            s = families(src, periods, ws.settings.metrics_batch_periods, cache=False)
             out.append({"engine": "spark", "seconds": round(s, 2), "periods": len(periods)})
             print(json.dumps(out[-1]), flush=True)
         session.stop()
@@ -130,7 +138,7 @@ def duckdb_inprocess(home: Path, first: str, last: str) -> dict:
 
     with Workspace.open(home) as ws:
         periods = periods_between(first, last, "month", zone=ws.settings.zone)
-        s = families(Sources.of(ws), periods, ws.settings.metrics_batch_periods)
+        s = families(Sources.of(ws), periods, ws.settings.metrics_batch_periods, cache=False)
     return {"engine": "duckdb-inprocess", "seconds": round(s, 2), "periods": len(periods)}
 
 

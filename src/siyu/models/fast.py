@@ -202,10 +202,11 @@ def _attributed(src: Sources) -> ibis.Table:
 
 
 def clv_by_tier(src: Sources, periods: list[Period], *,
-                cap: ibis.Table | None = None) -> ibis.Table:
+                cap: ibis.Table | None = None, values: ibis.Table | None = None) -> ibis.Table:
     """``(period, tier, consumers, total)``: Capital consumers and Σ CLV per tier (empty
-    tiers absent); the brand mean is Σ total / Σ consumers over the tiers."""
-    c = clv(src, periods, cap=cap)
+    tiers absent); the brand mean is Σ total / Σ consumers over the tiers. ``values`` is
+    :func:`clv` of ``periods`` when already at hand."""
+    c = clv(src, periods, cap=cap) if values is None else values
     return c.group_by(["period", "tier"]).aggregate(consumers=c.count(), total=c.clv.sum())
 
 

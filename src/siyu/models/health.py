@@ -71,7 +71,8 @@ def _mean_rate(src: Sources, parents: list[Period], children: dict[str, list[Per
     return j.group_by("period").aggregate(mean_rate=j.r.mean())
 
 
-def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None) -> ibis.Table:
+def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None,
+           clv_values: ibis.Table | None = None) -> ibis.Table:
     """One row per period of ``periods``, in time order: ``period, capital,
     capital_previous, new_users, growth_rate, dau_rate, wau_rate, interaction_rate, buyers,
     repeat_buyers, repurchase_rate, previous_buyers, returning_buyers,
@@ -117,7 +118,7 @@ def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None
     last = cur.select(prev="period", capital_previous="capital", previous_buyers="buyers")
     t = prev.join(cur, "period")
     t = t.left_join(last, "prev").drop("prev_right")
-    cv = clv(src, periods, cap=cap)
+    cv = clv(src, periods, cap=cap) if clv_values is None else clv_values
     cv = cv.group_by("period").aggregate(clv_mean=cv.clv.cast("float64").mean())
     for part in (back, dau, wau, cv):
         t = t.left_join(part, "period").drop("period_right")

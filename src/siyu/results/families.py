@@ -34,6 +34,8 @@ class Batch:
     src: Sources
     periods: list[Period]
     pairs: ibis.Table | None = None
+    keep: bool = True
+    """Cache intermediate tables in the engine (``Table.cache()``) while the batch lives."""
     _community: dict = field(default_factory=dict)
     _kept: list = field(default_factory=list)
 
@@ -43,6 +45,18 @@ class Batch:
 
         return capital(self.src, self.periods, pairs=self.pairs)
 
+    @cached_property
+    def clv(self) -> ibis.Table:
+        """:func:`siyu.models.fast.clv` of the batch, kept in the engine while the batch
+        lives when ``keep`` (FAST+, CLV by tier and health read it)."""
+        from siyu.models.fast import clv
+
+        t = clv(self.src, self.periods, cap=self.cap)
+        if self.keep:
+            t = t.cache()
+            self._kept.append(t)
+        return t
+
     def labels(self) -> list[str]:
         return [str(p) for p in self.periods]
 
@@ -51,7 +65,8 @@ class Batch:
         from siyu.models.community import community
 
         if p not in self._community:
-            self._community[p] = community(self.src, p, keep=self._kept)
+            self._community[p] = community(self.src, p,
+                                           keep=self._kept if self.keep else None)
         return self._community[p]
 
     def release(self) -> None:
@@ -84,7 +99,7 @@ def _arrow(expr: ibis.Table) -> pa.Table:
 # -- FAST+ (§5–§6) -------------------------------------------------------------------------
 
 def _fast(b: Batch) -> pa.Table:
-    from siyu.models.fast import TIER_KEYS, clv, conversion, tier_counts
+    from siyu.models.fast import TIER_KEYS, conversion, tier_counts
 
     conv = conversion(b.src, b.periods, pairs=b.pairs)
     counts = tier_counts(b.src, b.periods, pairs=b.pairs)
@@ -92,7 +107,7 @@ def _fast(b: Batch) -> pa.Table:
     cols = {TIER_KEYS[t]: (counts.tier == t).ifelse(counts.n, 0).sum().cast("int64")
             for t in TIER_KEYS}
     tiers = counts.group_by("period").aggregate(**cols)
-    c = clv(b.src, b.periods, cap=b.cap)
+    c = b.clv
     money = c.group_by("period").aggregate(clv_consumers=c.count(), clv_total=c.clv.sum())
     p = ibis.memtable({"period": b.labels()}, schema={"period": "string"})
     t = p.left_join(conv, "period").drop("period_right")
@@ -130,7 +145,7 @@ def _connection(b: Batch) -> pa.Table:
 def _clv_by_tier(b: Batch) -> pa.Table:
     from siyu.models.fast import clv_by_tier
 
-    t = clv_by_tier(b.src, b.periods, cap=b.cap)
+    t = clv_by_tier(b.src, b.periods, values=b.clv)
     return _arrow(t.select("period", tier=t.tier.cast("int8"),
                            consumers=t.consumers.cast("int64"),
                            total=t.total.cast("decimal(18, 2)"),
@@ -199,7 +214,7 @@ def _daily(b: Batch) -> pa.Table:
 def _health(b: Batch) -> pa.Table:
     from siyu.models.health import health
 
-    t = health(b.src, b.periods, cap=b.cap)
+    t = health(b.src, b.periods, cap=b.cap, clv_values=b.clv)
     return _arrow(t.mutate(gmv=t.gmv.cast("decimal(18, 2)")))
 
 
