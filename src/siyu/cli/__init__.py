@@ -15,6 +15,7 @@ from siyu.cli import (
     import_cmds,  # noqa: E402,F401
     metrics_cmds,  # noqa: E402,F401
     report_cmds,  # noqa: E402,F401
+    tag_cmds,  # noqa: E402,F401
     workspace_cmds,  # noqa: E402,F401
 )
 from siyu.cli.app import app, err

@@ -1,0 +1,1 @@
+"""Tags: manual, rule, model and text tags (issue 5)."""

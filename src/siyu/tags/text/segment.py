@@ -1,0 +1,85 @@
+"""jieba segmentation, initialised quietly, offline, with its cache in a user cache directory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import jieba
+
+__all__ = ["Segmenter", "cache_dir"]
+
+# a user word gets at least this frequency, so that lexicon entries stay whole tokens
+USER_WORD_FREQ = 200_000
+
+_lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """Where jieba keeps its prefix-dictionary cache: $XDG_CACHE_HOME/siyu/jieba, else a temp dir."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base) / "siyu" / "jieba"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".w"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        path = Path(tempfile.gettempdir()) / "siyu-jieba"
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Segmenter:
+    """A private jieba tokenizer with the lexicon's vocabulary added (HMM off: deterministic)."""
+
+    def __init__(
+        self,
+        vocabulary: set[str],
+        negators: frozenset[str] = frozenset(),
+        split: frozenset[str] = frozenset(),
+    ) -> None:
+        jieba.setLogLevel(logging.WARNING)
+        tok = jieba.Tokenizer()
+        tok.tmp_dir = str(cache_dir())
+        with _lock:
+            tok.initialize()
+        for w in sorted(vocabulary):
+            tok.add_word(w, freq=max(USER_WORD_FREQ, tok.FREQ.get(w, 0) or 0))
+        for w in sorted(split):  # jieba words that glue a cue to its neighbours ("让我帮")
+            tok.del_word(w)
+        self._cut = tok.cut
+        self._vocab = frozenset(vocabulary)
+        self._negators = tuple(sorted(negators, key=len, reverse=True))
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of ``text``; they concatenate back to ``text`` exactly."""
+        out: list[str] = []
+        for t in self._cut(text, HMM=False):
+            self._split(t, out, 2)
+        return out
+
+    def _split(self, t: str, out: list[str], depth: int) -> None:
+        """jieba's dictionary glues lexicon words to their neighbours ("有点失望", "没有用完",
+        "垃圾东西"): split a token at its longest lexicon-word prefix or suffix. Cues match on
+        concatenated tokens, so a split never loses a match; it only exposes the inner word."""
+        if depth and len(t) > 2 and t not in self._vocab:
+            vocab = self._vocab
+            for n in range(len(t) - 1, 1, -1):
+                if t[:n] in vocab:
+                    out.append(t[:n])
+                    self._split(t[n:], out, depth - 1)
+                    return
+                if t[-n:] in vocab:
+                    self._split(t[:-n], out, depth - 1)
+                    out.append(t[-n:])
+                    return
+            for n in self._negators:  # a one-character negator before a lexicon word
+                if t.startswith(n) and t[len(n) :] in vocab:
+                    out.append(n)
+                    out.append(t[len(n) :])
+                    return
+        out.append(t)

@@ -1,0 +1,64 @@
+"""The labelled evaluation set and the thresholds every built-in scenario must reach."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from siyu.tags.text import evaluate, load_dataset, load_lexicon
+
+SCENARIOS = sorted(load_lexicon().scenarios)
+
+
+@pytest.fixture(scope="module")
+def report():
+    return evaluate()
+
+
+def test_dataset_shape():
+    rows = load_dataset()
+    assert len(rows) >= 300
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert len({r["text"] for r in rows}) == len(rows)
+    holdout = [r for r in rows if r["split"] == "holdout"]
+    assert len(holdout) >= 0.1 * len(rows)
+    for r in rows:
+        assert set(r["labels"]) <= set(SCENARIOS), r
+    assert sum(1 for r in rows if not r["labels"]) >= 80  # negatives and near-misses
+    assert sum(1 for r in rows if len(r["labels"]) > 1) >= 20  # multi-label messages
+
+
+def test_report_is_json_ready(report):
+    again = json.loads(json.dumps(report, ensure_ascii=False))
+    assert again == report
+    assert set(report["splits"]) == {"dev", "holdout"}
+    assert set(report["scenarios"]) == set(SCENARIOS)
+    assert {"precision", "recall", "f1", "support"} <= set(report["micro"])
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_scenario_reaches_090_on_the_set(report, scenario):
+    s = report["scenarios"][scenario]
+    assert s["precision"] >= 0.9, s
+    assert s["recall"] >= 0.9, s
+
+
+def test_holdout_precision(report):
+    """The holdout split was written after the lexicon was frozen. Its precision holds; its
+    recall is lower (new phrasings the lexicon lacks) and is reported, not asserted."""
+    assert report["splits"]["holdout"]["micro"]["precision"] >= 0.9
+
+
+def test_evaluate_accepts_a_list_and_counts_exactly():
+    rows = [
+        {"id": "1", "text": "快用完了", "labels": ["cycle_due"], "split": "dev"},
+        {"id": "2", "text": "好的", "labels": ["cycle_due"], "split": "dev"},
+        {"id": "3", "text": "太贵了", "labels": [], "split": "dev"},
+    ]
+    r = evaluate(rows)
+    assert r["scenarios"]["cycle_due"] | {} == {
+        "precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2, "tp": 1, "fp": 0, "fn": 1,
+    }  # fmt: skip
+    assert r["scenarios"]["price_sensitive"]["fp"] == 1
+    assert len(r["errors"]) == 2
