@@ -28,8 +28,13 @@ SLOT_TYPES = ("phone", "unionid", "openid", "member", "wecom", "tmall", "douyin"
               "email", "anon")
 
 
-def build(ws, consumers: int, keys_per_consumer: float, seed: int) -> dict:
-    """Fill ``key_seen`` and ``identity_links`` of ``ws`` with a synthetic brand."""
+def build(ws, consumers: int, keys_per_consumer: float, seed: int,
+          seen_rows: float = 1.0, tied_share: float = 0.0) -> dict:
+    """Fill ``key_seen`` and ``identity_links`` of ``ws`` with a synthetic brand; each key gets
+    1..(2r-1) registry rows (mean r = ``seen_rows``), as if seen in that many tables, and a
+    share ``tied_share`` of the consumers has all its keys first seen at one time (as when a
+    member record brings phone, unionid… at once), so the oldest key is decided by key
+    order."""
     con = ws.warehouse.raw
     spread = max(1, min(len(SLOT_TYPES), round(2 * keys_per_consumer - 1)))
     types = "[" + ", ".join(f"'{t}'" for t in SLOT_TYPES) + "]"
@@ -46,14 +51,19 @@ def build(ws, consumers: int, keys_per_consumer: float, seed: int) -> dict:
                  ELSE {types}[j + 1] || ':' || (i * 7919 + j * 104729 + {seed})::VARCHAR
             END AS key,
             {types}[j + 1] AS key_type,
-            TIMESTAMPTZ '2019-01-01 00:00:00+00'
-                + to_seconds((hash(i, j, {seed}) % 150000000)::BIGINT) AS first_seen
+            TIMESTAMPTZ '2019-01-01 00:00:00+00' + to_seconds((CASE
+                WHEN hash(i, {seed} + 3) % 10000 < {round(tied_share * 10000)}
+                THEN hash(i, {seed}) ELSE hash(i, j, {seed}) END % 150000000)::BIGINT)
+                AS first_seen
         FROM s
     """)
-    con.execute("""
+    rows = max(1, round(2 * seen_rows - 1))
+    con.execute(f"""
         INSERT INTO key_seen
-        SELECT key, key_type, first_seen, first_seen + INTERVAL 30 DAY, 1, 'consumers', 'bench'
-        FROM bench_keys
+        SELECT key, key_type, first_seen + to_seconds(86400 * t), first_seen + INTERVAL 30 DAY,
+               1, 'table' || t, 'bench'
+        FROM (SELECT *, unnest(range(1 + (hash(i, j, {seed} + 2) % {rows})::INTEGER)) AS t
+              FROM bench_keys)
     """)
     con.execute(f"""
         INSERT INTO identity_links (key_a, key_b, source, observed_at)
@@ -81,6 +91,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--consumers", type=int, default=1_000_000)
     p.add_argument("--keys-per-consumer", type=float, default=2.5)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seen-rows", type=float, default=1.0,
+                   help="Mean key_seen rows per key (one per table the key appears in; the "
+                        "generated brand has about 3.4).")
+    p.add_argument("--tied-share", type=float, default=0.0,
+                   help="Share of consumers whose keys are all first seen at one time (the "
+                        "generated brand: about 0.74 of its consumers).")
     p.add_argument("--dir", type=Path, default=None,
                    help="Workspace folder to create and keep (default: a temporary one).")
     p.add_argument("--runs", type=int, default=1,
@@ -92,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.build_only:  # child process: keeps the build's memory out of the measurement
         ws = Workspace.init(args.dir)
-        print(json.dumps(build(ws, args.consumers, args.keys_per_consumer, args.seed)))
+        print(json.dumps(build(ws, args.consumers, args.keys_per_consumer, args.seed,
+                               args.seen_rows, args.tied_share)))
         ws.close()
         return
 
@@ -104,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
         child = subprocess.run(
             [sys.executable, __file__, "--build-only", "--dir", str(home),
              "--consumers", str(args.consumers), "--keys-per-consumer",
-             str(args.keys_per_consumer), "--seed", str(args.seed)],
+             str(args.keys_per_consumer), "--seed", str(args.seed),
+             "--seen-rows", str(args.seen_rows), "--tied-share", str(args.tied_share)],
             check=True, capture_output=True, text=True)
         built = json.loads(child.stdout.strip().splitlines()[-1])
         build_s = time.perf_counter() - t0

@@ -25,7 +25,8 @@ def components(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[int, np.ndarra
         return 0, np.zeros(0, dtype=np.int32)
     src = np.asarray(src, dtype=np.int32)
     dst = np.asarray(dst, dtype=np.int32)
-    graph = csr_matrix((np.ones(len(src), dtype=np.float32), (src, dst)), shape=(n, n))
+    # float64 weights: what connected_components works on (float32 would be copied)
+    graph = csr_matrix((np.ones(len(src), dtype=np.float64), (src, dst)), shape=(n, n))
     count, labels = connected_components(graph, directed=False)
     return int(count), labels.astype(np.int32, copy=False)
 

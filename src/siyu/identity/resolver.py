@@ -1,7 +1,8 @@
 """OneID resolution (DOMAIN §3): keys → consumers, in bulk.
 
-1. DuckDB numbers every distinct key (``key_seen``, plus link keys missing from it) ``0..n-1``
-   and hands back each node's first_seen and guard code as NumPy arrays.
+1. DuckDB groups every distinct key (``key_seen``, plus link keys missing from it) with its
+   first_seen and guard code into an Arrow table, registered back as ``_oneid_nodes``; a key's
+   position in it is its node number ``0..n-1`` (column ``id``).
 2. The link endpoints come back as NumPy arrays; SciPy finds the connected components.
 3. Components holding two keys of one guarded type (``settings.oneid_guard_types``) are re-built
    by a deterministic union-find over their links in canonical order (observed_at, NULLs last;
@@ -10,12 +11,17 @@
 4. ``consumer_id`` = ``'c'`` + the first 16 hex digits of md5(``settings.id_salt`` + the component's oldest key: least
    first_seen, NULLs last, ties by key order). The result depends only on the keys, times and
    links, never on row order or on the node numbering.
+   Only the candidates (the keys with their component's least first_seen) go to DuckDB, which
+   breaks ties and computes the md5 in one query, returned as integers; NumPy writes each
+   node's id text from its consumer's digest (cheaper than joining every node to its consumer
+   in DuckDB, or than fetching id strings).
 5. :mod:`siyu.identity.store` writes the map, the conflicts and the id-change history in one
    transaction.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from siyu.identity.changes import CHANGES_TEMP, DELTA_TEMP
 from siyu.identity.graph import NO_TIME, GuardedUnionFind, components, guard_violations, oldest
@@ -34,8 +41,10 @@ from siyu.identity.store import NEW_CONFLICTS, NEW_MAP, write_result
 __all__ = ["ResolveReport", "resolve", "MAX_CONFLICT_EXAMPLES"]
 
 MAX_CONFLICT_EXAMPLES = 20
-_TEMPS = ("_oneid_nodes", "_oneid_badkeys", CHANGES_TEMP, DELTA_TEMP)
-_VIEWS = ("_oneid_bad", "_oneid_tied", "_oneid_reps", "_oneid_newmap", "_oneid_conflicts")
+_TEMPS = ("_oneid_badkeys", CHANGES_TEMP, DELTA_TEMP)
+_VIEWS = ("_oneid_nodes", "_oneid_bad", "_oneid_reps", "_oneid_newmap", "_oneid_conflicts")
+ARROW_BATCH = 1_000_000
+"""Rows per Arrow record batch fetched from DuckDB (the node table comes back in chunks)."""
 CANONICAL_LINK_ORDER = ("observed_at ASC NULLS LAST, least(key_a, key_b), greatest(key_a, key_b),"
                         " source ASC NULLS LAST")
 
@@ -108,6 +117,9 @@ class _Run:
         self.progress = progress or (lambda _stage: None)
         self.report = ResolveReport(run_id=run_id, guard_types=guard_types)
         self._t = time.perf_counter()
+        self.nodes: pa.Table | None = None
+        """key, first_seen, code, id: one row per node, in node order (``_oneid_nodes``)."""
+        self.digest_order = "<u8"
 
     def _stage(self, done: str, next_stage: str | None) -> None:
         now = time.perf_counter()
@@ -138,12 +150,12 @@ class _Run:
             count = int(labels.max()) + 1 if n else 0
             del codes
             self._stage("guard", "ids")
-            node_comp, cid_by_comp = self._consumer_ids(labels, count, first_seen)
+            digests, node_comp = self._consumer_ids(labels, count, first_seen)
             del labels, first_seen
             self._stage("ids", "write")
-            self._register_map(node_comp, cid_by_comp)
-            self._register_conflicts(conflicts, node_comp, cid_by_comp)
-            del node_comp, cid_by_comp
+            self._register_map(digests, node_comp)
+            self._register_conflicts(conflicts, digests, node_comp)
+            del digests, node_comp
             changes = write_result(self.con, "_oneid_newmap", "_oneid_conflicts", self.run_id,
                                    r.consumers, n)
             self._stage("write", None)
@@ -159,7 +171,9 @@ class _Run:
     def _number_nodes(self, with_links: bool) -> tuple[int, np.ndarray, np.ndarray]:
         """Number the distinct keys ``0..n-1``; return ``n``, each node's first_seen (µs since
         the epoch, :data:`NO_TIME` when unknown) and guard code (index in the guard types or
-        -1)."""
+        -1). The nodes stay in Arrow (:attr:`nodes`, registered as ``_oneid_nodes``): one
+        aggregate, no numbering window, and the write reuses the keys without a second
+        export."""
         source = "SELECT key, first_seen FROM key_seen"
         if with_links:
             source += (" UNION ALL SELECT key_a, NULL FROM identity_links"
@@ -167,20 +181,23 @@ class _Run:
         code = " ".join(f"WHEN starts_with(key, '{t}:') THEN {i}"
                         for i, t in enumerate(self.guard_types))
         code = f"CASE {code} ELSE -1 END" if code else "-1"
-        self.con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _oneid_nodes AS
-            SELECT (row_number() OVER () - 1)::INTEGER AS id, key, first_seen,
-                   ({code})::TINYINT AS code
-            FROM (SELECT key, min(first_seen) AS first_seen FROM ({source}) GROUP BY key)""")
-        res = self.con.sql(f"""
-            SELECT id, coalesce(epoch_us(first_seen), {NO_TIME}) AS fs, code
-            FROM _oneid_nodes""").fetchnumpy()
-        n = len(res["id"])
-        first_seen = np.empty(n, dtype=np.int64)
-        codes = np.empty(n, dtype=np.int8)
-        first_seen[res["id"]] = res["fs"]
-        codes[res["id"]] = res["code"]
-        return n, first_seen, codes
+        con = self.con
+        self.nodes = None
+        try:
+            con.unregister("_oneid_nodes")
+        except Exception:  # pragma: no cover - not registered
+            pass
+        nodes = con.execute(f"""
+            SELECT key, min(first_seen) AS first_seen, ({code})::TINYINT AS code
+            FROM ({source}) GROUP BY key""").to_arrow_table(ARROW_BATCH)
+        n = nodes.num_rows
+        nodes = nodes.append_column("id", pa.array(np.arange(n, dtype=np.int32)))
+        con.register("_oneid_nodes", nodes)
+        self.nodes = nodes
+        first_seen = pc.fill_null(nodes["first_seen"].cast(pa.int64()), NO_TIME)
+        first_seen = first_seen.to_numpy() if n else np.zeros(0, dtype=np.int64)
+        codes = nodes["code"].to_numpy() if n else np.zeros(0, dtype=np.int8)
+        return n, first_seen.astype(np.int64, copy=False), codes.astype(np.int8, copy=False)
 
     def _edges(self, n: int) -> tuple[np.ndarray | None, np.ndarray | None, int]:
         """Link endpoints as node numbers (self-links dropped); ``(None, None, m)`` when a
@@ -244,18 +261,20 @@ class _Run:
         labels[nodes] = count + new
         return conflicts
 
-    def _consumer_ids(self, labels: np.ndarray, count: int, first_seen: np.ndarray):
-        """Each node's consumer number and each consumer's id (Arrow): the component's
-        oldest key by first_seen, ties broken by key order in DuckDB."""
+    def _consumer_ids(self, labels: np.ndarray, count: int,
+                      first_seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each consumer's id as the first 8 bytes of its md5 (``uint64``, see
+        :func:`consumer_id_strings`) and each node's consumer number.
+
+        The id hashes the component's oldest key: least first_seen (NumPy), ties broken by key
+        order — first by the keys' leading 8 bytes (NumPy, from the Arrow buffers), which
+        settles nearly every tie (tied keys mostly differ in type), then by ``min(key)`` in
+        DuckDB for the rest. Only the candidates' keys go back to DuckDB (an Arrow ``take``, no
+        join with the nodes), and the digests come back as integers, not strings."""
         con = self.con
         rep, tied = oldest(labels, count, first_seen)
         if len(tied):
-            con.register("_oneid_tied", pa.table({"id": tied.astype(np.int32),
-                                                  "comp": labels[tied]}))
-            res = con.sql("""SELECT t.comp, arg_min(t.id, n.key) AS id
-                             FROM _oneid_tied t JOIN _oneid_nodes n ON n.id = t.id
-                             GROUP BY t.comp""").fetchnumpy()
-            rep[res["comp"]] = res["id"]
+            rep, tied = _narrow_ties(self.nodes["key"], labels, count, rep, tied)
         used = np.flatnonzero(rep >= 0)  # labels emptied by the guard drop out
         index_of_label = np.full(count, -1, dtype=np.int32)
         index_of_label[used] = np.arange(len(used), dtype=np.int32)
@@ -265,26 +284,51 @@ class _Run:
         r.consumers = len(used)
         r.multi_key_consumers = int((sizes >= 2).sum())
         r.largest_component = int(sizes.max()) if len(sizes) else 0
-        con.register("_oneid_reps", pa.table({"id": rep[used].astype(np.int32)}))
-        res = con.sql("""
-            SELECT n.id, 'c' || left(md5($salt || n.key), 16) AS consumer_id
-            FROM _oneid_nodes n SEMI JOIN _oneid_reps r ON n.id = r.id""",
-            params={"salt": self.salt}).to_arrow_table()
-        pos = node_comp[res["id"].to_numpy()]
-        inv = np.empty(len(pos), dtype=np.int64)
-        inv[pos] = np.arange(len(pos))
-        return node_comp, res["consumer_id"].take(pa.array(inv))
+        del sizes
+        has_tie = np.zeros(count, dtype=bool)
+        has_tie[labels[tied]] = True
+        cand = np.concatenate([rep[used[~has_tie[used]]], tied])
+        is_tied = np.zeros(len(cand), dtype=bool)
+        is_tied[len(cand) - len(tied):] = True
+        del rep, has_tie, used
+        con.register("_oneid_reps", pa.table({
+            "comp": index_of_label[labels[cand]],
+            "key": self.nodes["key"].take(pa.array(cand)),
+            "tied": is_tied,
+        }))
+        del cand, index_of_label
+        digest, self.digest_order = _digest_sql(con, "$salt || key")
+        # execute, not Connection.sql: with parameters, sql() runs the query before the fetch
+        res = con.execute(f"""
+            SELECT comp, {digest} AS digest
+            FROM (SELECT comp, key FROM _oneid_reps WHERE NOT tied
+                  UNION ALL
+                  SELECT comp, min(key) FROM _oneid_reps WHERE tied GROUP BY comp)""",
+            {"salt": self.salt}).to_arrow_table(ARROW_BATCH)
+        con.unregister("_oneid_reps")
+        digests = np.empty(r.consumers, dtype=np.uint64)
+        digests[res["comp"].to_numpy()] = res["digest"].to_numpy()
+        return digests, node_comp
 
-    def _register_map(self, node_comp: np.ndarray, cid_by_comp) -> None:
-        nodes = self.con.sql("SELECT id, key, first_seen FROM _oneid_nodes").to_arrow_table()
-        cids = cid_by_comp.take(pa.array(node_comp[nodes["id"].to_numpy()]))
+    def _register_map(self, digests: np.ndarray, node_comp: np.ndarray) -> None:
+        nodes = self.nodes  # in node order
+        ids, start = [], 0
+        for chunk in nodes["key"].chunks:  # id text chunk by chunk, aligned with the keys
+            end = start + len(chunk)
+            ids.append(consumer_id_strings(digests[node_comp[start:end]], self.digest_order))
+            start = end
         self.con.register("_oneid_newmap", pa.table({
-            "key": nodes["key"], "consumer_id": cids, "first_seen": nodes["first_seen"]}))
+            "key": nodes["key"],
+            "consumer_id": pa.chunked_array(ids, type=ids[0].type if ids else pa.string()),
+            "first_seen": nodes["first_seen"]}))
 
-    def _register_conflicts(self, conflicts: list[_Conflict], node_comp, cid_by_comp) -> None:
-        for c in conflicts:
-            c.kept_a = cid_by_comp[int(node_comp[c.node_a])].as_py()
-            c.kept_b = cid_by_comp[int(node_comp[c.node_b])].as_py()
+    def _register_conflicts(self, conflicts: list[_Conflict], digests: np.ndarray,
+                            node_comp: np.ndarray) -> None:
+        if conflicts:
+            nodes = np.array([v for c in conflicts for v in (c.node_a, c.node_b)])
+            kept = consumer_id_strings(digests[node_comp[nodes]], self.digest_order)
+            for i, c in enumerate(conflicts):
+                c.kept_a, c.kept_b = kept[2 * i].as_py(), kept[2 * i + 1].as_py()
         self.con.register("_oneid_conflicts", pa.table({
             "key_a": pa.array([c.key_a for c in conflicts], pa.string()),
             "key_b": pa.array([c.key_b for c in conflicts], pa.string()),
@@ -298,6 +342,7 @@ class _Run:
 
     def _cleanup(self) -> None:
         con = self.con
+        self.nodes = None
         for view in _VIEWS:
             try:
                 con.unregister(view)
@@ -307,6 +352,88 @@ class _Run:
             con.execute(f"DROP TABLE IF EXISTS {t}")
         for t in (NEW_MAP, NEW_CONFLICTS):
             con.execute(f'DROP TABLE IF EXISTS "{t}"')
+
+
+_DIGEST_FAST = "(md5_number({x}) & 18446744073709551615::UHUGEINT)::UBIGINT"
+_DIGEST_HEX = "('0x' || left(md5({x}), 16))::UBIGINT"
+_HEX_PAIRS = np.array([ord(f"{b:02x}"[0]) | ord(f"{b:02x}"[1]) << 8 for b in range(256)],
+                      dtype="<u2")
+
+
+def _digest_sql(con, x: str) -> tuple[str, str]:
+    """SQL for the first 8 bytes of md5(``x``) as a UBIGINT, and the byte order (NumPy) that
+    turns the integer back into those bytes. ``md5_number`` skips the hex string; a probe
+    checks its byte order on this DuckDB, and the hex route is the fallback."""
+    probe = "siyu"
+    got = con.execute("SELECT " + _DIGEST_FAST.format(x="$p"), {"p": probe}).fetchall()[0][0]
+    if int(got).to_bytes(8, "little") == hashlib.md5(probe.encode()).digest()[:8]:
+        return _DIGEST_FAST.format(x=x), "<u8"
+    return _DIGEST_HEX.format(x=x), ">u8"
+
+
+def _narrow_ties(keys: pa.ChunkedArray, labels: np.ndarray, count: int, rep: np.ndarray,
+                 tied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Break the ties of :func:`~siyu.identity.graph.oldest` by the keys' leading 8 bytes:
+    a component whose least prefix is held by one candidate gets it as ``rep``; the
+    candidates sharing a least prefix stay in the returned ``tied``."""
+    prefix = _key_prefixes(keys, tied)
+    if prefix is None:
+        return rep, tied
+    lab = labels[tied]
+    least = np.full(count, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(least, lab, prefix)
+    win = prefix == least[lab]
+    del prefix, least
+    tied, lab = tied[win], lab[win]
+    winners = np.bincount(lab, minlength=count)
+    rep[lab] = tied
+    return rep, tied[winners[lab] > 1]
+
+
+def _key_prefixes(keys: pa.ChunkedArray, ids: np.ndarray) -> np.ndarray | None:
+    """The first 8 bytes of each key ``keys[ids]`` (``ids`` ascending), zero-padded, as a
+    big-endian ``uint64``: when two numbers differ, the keys compare the same way (byte
+    order, as DuckDB compares VARCHAR); equal numbers decide nothing. ``None`` for an Arrow
+    string layout other than offsets + data."""
+    out = np.empty(len(ids), dtype=np.uint64)
+    start = pos = 0
+    for chunk in keys.chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return None
+        end = start + len(chunk)
+        stop = int(np.searchsorted(ids, end))
+        if stop > pos:
+            _, offsets, data = chunk.buffers()
+            wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+            offsets = np.frombuffer(offsets, dtype=wide)
+            data = (np.frombuffer(data, dtype=np.uint8) if data is not None and data.size
+                    else np.zeros(1, dtype=np.uint8))
+            local = ids[pos:stop] - start + chunk.offset
+            begin = offsets[local].astype(np.int64)
+            length = offsets[local + 1] - begin
+            acc = np.zeros(stop - pos, dtype=np.uint64)
+            for b in range(8):
+                byte = data[np.minimum(begin + b, len(data) - 1)].astype(np.uint64)
+                byte[length <= b] = 0
+                acc <<= np.uint64(8)
+                acc |= byte
+            out[pos:stop] = acc
+        pos, start = stop, end
+    return out
+
+
+def consumer_id_strings(digests: np.ndarray, order: str = "<u8") -> pa.Array:
+    """``'c'`` + 16 hex digits for each digest (the first 8 bytes of an md5 as ``uint64`` in
+    byte ``order``), built in NumPy: the same strings as ``'c' || left(md5(…), 16)``."""
+    m = len(digests)
+    text = np.empty((m, 17), dtype=np.uint8)
+    text[:, 0] = ord("c")
+    raw = np.ascontiguousarray(digests, dtype=order).view(np.uint8).reshape(m, 8)
+    text[:, 1:] = _HEX_PAIRS[raw].view(np.uint8)
+    large = 17 * m >= 2**31 - 1
+    offsets = np.arange(0, 17 * (m + 1), 17, dtype=np.int64 if large else np.int32)
+    cls = pa.LargeStringArray if large else pa.StringArray
+    return cls.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(text))
 
 
 def _example(c: _Conflict) -> dict[str, Any]:
