@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -44,4 +45,35 @@ identity_runs = Table(
     Column("links", BigInteger),
     Column("conflicts", Integer),
     Column("report", JSON),
+)
+
+# --- the delivery outbox (issue 6 writes it, the channel dispatcher of issue 7 drains it) ----
+# One row per message to deliver. Journeys insert a row in the same transaction as the step
+# change that caused it; `idempotency_key` is unique, so a retried step never sends twice.
+# status: pending → sending → sent | failed (will retry at next_attempt_at) | dead (gave up,
+# last_error says why). read_at is set when a channel reports the message read.
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(160), nullable=False, unique=True),
+    Column("channel", String(32), nullable=False,
+           doc="file | console | wecom | wecom_group | wecom_moments | official_account | "
+               "miniprogram | sms | webhook"),
+    Column("consumer_id", String(64), doc="the OneID consumer (null for group/moment sends)"),
+    Column("recipient", Text, doc="channel address: external_userid, chat_id, openid, phone, "
+                                  "URL"),
+    Column("guide_id", String(64), doc="the guide who sends (WeCom) or owns the task"),
+    Column("purpose", String(32), doc="consent purpose checked at send time (DOMAIN §12)"),
+    Column("payload", JSON, nullable=False, doc="template id, rendered text, channel params"),
+    Column("source", String(64), doc="journey:<id>/<step>, test, api"),
+    Column("enrolment_id", String(64)),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("provider_message_id", String(128)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("read_at", DateTime(timezone=True)),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
 )
