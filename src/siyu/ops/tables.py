@@ -77,3 +77,24 @@ outbox = Table(
     Column("read_at", DateTime(timezone=True)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
+
+# --- the audit log: every export, unmasked view, erase and consent change (DOMAIN §12) -----
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False, doc="user name, api key name, or cli:<os user>"),
+    Column("action", String(64), nullable=False,
+           doc="export | unmasked_view | erase | consent_change | login | …"),
+    Column("target", Text, doc="what was acted on: audience name, consumer id, file"),
+    Column("detail", JSON, doc="counts, options; never personal data"),
+    Index("ix_audit_log_at", "at"),
+)
+
+# --- issue 5: tags and audiences (migration 0002) ------------------------------------------
+
+# --- issue 6: journeys, enrolments, guide tasks, consent (migration 0003) ------------------
+
+# --- issue 7: channels (migration 0004) -----------------------------------------------------
+
+# --- issue 8: console and API users, sessions, API keys (migration 0005) -------------------
