@@ -4,9 +4,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup java demo test lint fmt bench bench-10m docs clean
+.PHONY: setup java postgres demo test lint fmt bench bench-10m docs clean
 
-setup: $(STAMP) java
+setup: $(STAMP) java postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ java:
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless; }
+
+## the operational-store tests start a real PostgreSQL server: Debian's, installed only when missing
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  echo "no PostgreSQL server binaries: installing postgresql (for tests/ops, tests/activation)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
 
 ## generate a realistic brand into ./demo, import it, resolve identities, print a summary
 demo: setup

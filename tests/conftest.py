@@ -50,3 +50,19 @@ class Cli:
 @pytest.fixture
 def cli():
     return Cli()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the session (see tests/support/postgres.py)."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer(port=54329 + os.getpid() % 500).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A SQLAlchemy URL of a fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.new_database()

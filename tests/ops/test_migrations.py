@@ -3,6 +3,7 @@ without harm."""
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -11,8 +12,15 @@ from siyu.ops import OpsStore
 from siyu.ops.tables import metadata
 
 
-def test_migrations_match_the_declared_tables(tmp_path):
-    store = OpsStore(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ops_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_migrations_match_the_declared_tables(ops_url):
+    store = OpsStore(ops_url)
     store.upgrade()
     store.upgrade()  # idempotent
     with store.engine.connect() as conn:
@@ -23,10 +31,10 @@ def test_migrations_match_the_declared_tables(tmp_path):
     store.close()
 
 
-def test_downgrade_to_base_and_back(tmp_path):
+def test_downgrade_to_base_and_back(ops_url):
     from alembic import command
 
-    store = OpsStore(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    store = OpsStore(ops_url)
     store.upgrade()
     with store.engine.begin() as conn:
         cfg = store.alembic_config()
