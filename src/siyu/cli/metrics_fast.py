@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
 from rich.table import Table as RichTable
 
-from siyu.cli.app import HomeOpt, JsonOpt, emit_json, out
+from siyu.cli.app import HomeOpt, JsonOpt, emit_json, err, out
 from siyu.cli.metrics_cmds import (
     GrainOpt,
     PeriodOpt,
@@ -19,16 +22,24 @@ REF_ROWS = 20
 """Touchpoints shown in the readable Connection table (``--json`` has them all)."""
 
 
-def _compute(home, period: str, grain: str | None, model):
-    """Run ``model(src, P)`` on the workspace (identities must have been resolved)."""
-    from siyu.models.sources import Sources
+RecomputeOpt = Annotated[bool, typer.Option(
+    "--recompute", help="Compute from the models even when `siyu metrics compute` has stored "
+                        "fresh results for the period (the numbers are the same).")]
 
+
+def _compute(home, period: str, grain: str | None, family, recompute: bool, as_json: bool):
+    """``family(ws, P)`` of :mod:`siyu.results.service`: the stored results when fresh, the
+    models otherwise (identities must have been resolved); says which unless ``as_json``."""
     ws = open_metrics_workspace(home)
     try:
         p = period_arg(ws, period, grain)
-        return model(Sources.of(ws), p)
+        r, route = family(ws, p, route="computed" if recompute else None)
     finally:
         ws.close()
+    if not as_json:
+        err.print(tr("（来自已存储的结果）", "(from the stored results)") if route == "stored"
+                  else tr("（由模型现算）", "(computed from the models)"), style="dim")
+    return r
 
 
 def _yuan(x) -> str:
@@ -70,12 +81,12 @@ def _kv_table(title: str, rows: list[tuple[str, str]]) -> RichTable:
 
 @metrics_app.command("fast")
 def fast_cmd(period: PeriodOpt, grain: GrainOpt = None, home: HomeOpt = None,
-             as_json: JsonOpt = False) -> None:
+             as_json: JsonOpt = False, recompute: RecomputeOpt = False) -> None:
     """FAST+ of a period: Capital, Conversion with the tier transition matrix P−1 → P,
     Connection per field and touchpoint, and CLV (DOMAIN.md §5–§6)."""
-    from siyu.models.fast import fast
+    from siyu.results.service import fast
 
-    r = _compute(home, period, grain, fast)
+    r = _compute(home, period, grain, fast, recompute, as_json)
     if as_json:
         emit_json(r)
         return
@@ -161,12 +172,13 @@ def _factor(name: str, x) -> str:
 
 @metrics_app.command("gmv")
 def gmv_cmd(period: PeriodOpt, grain: GrainOpt = None, home: HomeOpt = None,
-            as_json: JsonOpt = False) -> None:
+            as_json: JsonOpt = False, recompute: RecomputeOpt = False) -> None:
     """Private-domain GMV of a period, GMV by field, the factors U × c × f × a and the LMDI
     attribution of the change from the previous period (DOMAIN.md §7)."""
-    from siyu.models.gmv import FACTORS, gmv
+    from siyu.models.gmv import FACTORS
+    from siyu.results.service import gmv
 
-    r = _compute(home, period, grain, gmv)
+    r = _compute(home, period, grain, gmv, recompute, as_json)
     if as_json:
         emit_json(r)
         return

@@ -224,35 +224,42 @@ def fast(src: Sources, period: Period) -> dict:
     """The FAST+ metrics of ``period`` as the JSON object of ``siyu metrics fast --json``."""
     periods = [period]
     with tier_pairs(src, periods).cache() as pairs:
-        cells = transitions(src, periods, pairs=pairs).execute()
+        cells = transitions(src, periods, pairs=pairs).to_pyarrow().to_pylist()
         cap = capital(src, periods, pairs=pairs)
-        conn = connection(src, periods, "field", cap=cap).execute()
-        conn_ref = connection(src, periods, "field_ref", cap=cap).execute()
-        clv_t = clv_by_tier(src, periods, cap=cap).execute()
+        conn = connection(src, periods, "field", cap=cap).to_pyarrow().to_pylist()
+        conn_ref = connection(src, periods, "field_ref", cap=cap).to_pyarrow().to_pylist()
+        clv_t = clv_by_tier(src, periods, cap=cap).to_pyarrow().to_pylist()
+    return fast_json(str(period), cells, conn, conn_ref, clv_t, src.settings.clv_basis)
 
+
+def fast_json(period: str, cells: list[dict], conn: list[dict], conn_ref: list[dict],
+              clv_t: list[dict], basis: str) -> dict:
+    """The JSON object of ``siyu metrics fast`` from the rows of one period: transition cells
+    ``(before, after, n)``, connection rows ``(field|field_ref, visitors, connected)`` and CLV
+    per tier ``(tier, consumers, total)`` — computed now or read from the stored results."""
     matrix = [[0] * 6 for _ in range(6)]
-    for r in cells.itertuples():
-        matrix[int(r.before)][int(r.after)] = int(r.n)
+    for r in cells:
+        matrix[int(r["before"])][int(r["after"])] = int(r["n"])
     counts = {t: sum(matrix[b][t] for b in range(6)) for t in range(1, 6)}
     cap = sum(counts.values())
     prev_cap = sum(sum(matrix[b]) for b in range(1, 6))
     deepened = sum(matrix[b][a] for b in range(1, 6) for a in range(b + 1, 6))
 
     by_field = {f: None for f in FIELDS}
-    for r in conn.itertuples():
-        by_field[r.field] = _rate(int(r.connected), int(r.visitors))
-    by_ref = {r.field_ref: _rate(int(r.connected), int(r.visitors))
-              for r in conn_ref.sort_values("field_ref").itertuples()}
+    for r in conn:
+        by_field[r["field"]] = _rate(int(r["connected"]), int(r["visitors"]))
+    by_ref = {r["field_ref"]: _rate(int(r["connected"]), int(r["visitors"]))
+              for r in sorted(conn_ref, key=lambda r: r["field_ref"])}
 
     total, n, by_tier = Decimal(0), 0, {str(t): None for t in range(1, 6)}
-    for r in clv_t.itertuples():
-        t_total, t_n = Decimal(str(r.total)), int(r.consumers)
+    for r in clv_t:
+        t_total, t_n = Decimal(str(r["total"])), int(r["consumers"])
         total += t_total
         n += t_n
-        by_tier[str(int(r.tier))] = _money(t_total / t_n) if t_n else None
+        by_tier[str(int(r["tier"]))] = _money(t_total / t_n) if t_n else None
 
     return {
-        "period": str(period),
+        "period": period,
         "capital": cap,
         "deepened": deepened,
         "conversion": _rate(deepened, prev_cap),
@@ -264,6 +271,6 @@ def fast(src: Sources, period: Period) -> dict:
             "mean": _money(total / n) if n else None,
             "total": _money(total),
             "by_tier": by_tier,
-            "basis": src.settings.clv_basis,
+            "basis": basis,
         },
     }

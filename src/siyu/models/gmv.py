@@ -32,7 +32,8 @@ from siyu.models.periods import Period
 from siyu.models.sources import Sources, periods_table
 from siyu.schema import FIELDS
 
-__all__ = ["FACTORS", "gmv_factors", "gmv_by_field", "factors_of", "logmean", "lmdi", "gmv"]
+__all__ = ["FACTORS", "gmv_factors", "gmv_by_field", "factors_of", "logmean", "lmdi", "gmv",
+           "gmv_json"]
 
 FACTORS = ("users", "conversion", "frequency", "aov")
 """The factors of GMV = U × c × f × a, in order."""
@@ -128,25 +129,32 @@ def gmv(src: Sources, period: Period) -> dict:
     """GMV of ``period``, by field, its factors and the LMDI attribution of the change from
     P−1, as the JSON object of ``siyu metrics gmv --json``."""
     prev = period.previous()
-    periods = [period, prev]
-    fac = gmv_factors(src, periods).execute()
-    by = gmv_by_field(src, [period]).execute()
+    fac = gmv_factors(src, [period, prev]).to_pyarrow().to_pylist()
+    by = gmv_by_field(src, [period]).to_pyarrow().to_pylist()
+    return gmv_json(str(period), str(prev), fac, by)
 
-    counts = {str(p): (0, 0, 0, Decimal(0)) for p in periods}
-    for r in fac.itertuples():
-        counts[r.period] = (int(r.users), int(r.buyers), int(r.orders), Decimal(str(r.gmv)))
-    g1, g0 = counts[str(period)][3], counts[str(prev)][3]
-    f1 = factors_of(*counts[str(period)][:3], float(g1))
-    f0 = factors_of(*counts[str(prev)][:3], float(g0))
+
+def gmv_json(period: str, prev: str, fac: list[dict], by: list[dict]) -> dict:
+    """The JSON object of ``siyu metrics gmv`` from factor rows ``(period, users, buyers,
+    orders, gmv)`` of the period and the previous one and GMV rows ``(field, gmv)`` of the
+    period — computed now or read from the stored results."""
+    counts = {p: (0, 0, 0, Decimal(0)) for p in (period, prev)}
+    for r in fac:
+        if r["period"] in counts:
+            counts[r["period"]] = (int(r["users"]), int(r["buyers"]), int(r["orders"]),
+                                   Decimal(str(r["gmv"])))
+    g1, g0 = counts[period][3], counts[prev][3]
+    f1 = factors_of(*counts[period][:3], float(g1))
+    f0 = factors_of(*counts[prev][:3], float(g0))
 
     by_field = {f: 0.0 for f in (*FIELDS, NO_FIELD)}
-    for r in by.itertuples():
-        by_field[r.field] = round(float(r.gmv), 2)
+    for r in by:
+        by_field[r["field"]] = round(float(r["gmv"]), 2)
 
     change = float(g1 - g0)
     out = {
-        "period": str(period),
-        "previous": str(prev),
+        "period": period,
+        "previous": prev,
         "gmv": round(float(g1), 2),
         "previous_gmv": round(float(g0), 2),
         "change": round(change, 2),
@@ -155,8 +163,8 @@ def gmv(src: Sources, period: Period) -> dict:
         "previous_factors": _json_factors(f0),
         "attribution": None,
     }
-    bad = [(str(prev), k) for k in FACTORS if not f0[k]] + \
-          [(str(period), k) for k in FACTORS if not f1[k]]
+    bad = [(prev, k) for k in FACTORS if not f0[k]] + \
+          [(period, k) for k in FACTORS if not f1[k]]
     if bad:
         which = "; ".join(f"{k} @ {p}" for p, k in bad)
         out["note"] = tr(

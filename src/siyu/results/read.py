@@ -1,0 +1,54 @@
+"""Read the materialised metrics back, and only while they are still true.
+
+A stored period is *fresh* when the results of its grain were computed with the current
+definitions (:func:`siyu.results.state.fingerprint`) and no row imported or re-assigned since
+touches an instant before the period's end (:func:`siyu.results.state.dirty_since`) — the same
+rule by which ``siyu metrics compute`` decides what to recompute. Stale or missing periods are
+never served: the caller computes them from the models instead.
+"""
+
+from __future__ import annotations
+
+from siyu.models.periods import Period, parse_period
+from siyu.results.compute import _exists, stored_periods
+from siyu.results.state import EVERYTHING, dirty_since, fingerprint, read_state
+
+__all__ = ["fresh_periods", "stored_rows"]
+
+
+def fresh_periods(ws, grain: str) -> set[str]:
+    """The stored periods of ``grain`` that a re-run of ``siyu metrics compute`` would keep."""
+    con = ws.warehouse.raw
+    if not _exists(con, "metrics_state"):
+        return set()
+    state = read_state(con, grain)
+    if state is None or state.fingerprint != fingerprint(ws.settings):
+        return set()
+    stored = stored_periods(con, grain)
+    since = dirty_since(con, ws.ops, state)
+    if since is None:
+        return stored
+    if since == EVERYTHING:
+        return set()
+    zone = ws.settings.zone
+    return {p for p in stored if parse_period(p, grain, zone=zone).end_utc <= since}
+
+
+def stored_rows(ws, name: str, periods: list[Period]) -> list[dict] | None:
+    """The rows of ``metrics_<name>`` for ``periods`` (all of one grain), or None when any of
+    them is not fresh."""
+    if not periods:
+        return []
+    grain = periods[0].grain
+    wanted = [str(p) for p in periods]
+    if not set(wanted) <= fresh_periods(ws, grain):
+        return None
+    con = ws.warehouse.raw
+    table = f"metrics_{name}"
+    if not _exists(con, table):
+        return None
+    marks = ", ".join("?" for _ in wanted)
+    cur = con.execute(f"SELECT * FROM {table} WHERE grain = ? AND period IN ({marks})",
+                      [grain, *wanted])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
