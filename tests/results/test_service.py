@@ -8,7 +8,7 @@ import pytest
 from siyu.models.periods import parse_period
 from siyu.results import compute_metrics
 from siyu.results.read import fresh_periods
-from siyu.results.service import fast, gmv
+from siyu.results.service import fast, gmv, health
 from tests.models.builder import Brand
 from tests.models.test_tiers import march_brand
 
@@ -29,7 +29,7 @@ def test_nothing_stored_means_computed(brand_ws):
     assert fresh_periods(brand_ws, "month") == set()
 
 
-@pytest.mark.parametrize("family", [fast, gmv])
+@pytest.mark.parametrize("family", [fast, gmv, health])
 def test_stored_objects_equal_computed_ones(brand_ws, family):
     compute_metrics(brand_ws, "month", "2025-01", "2025-05")
     for text in ("2025-02", "2025-03", "2025-04", "2025-05"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table as RichTable
@@ -15,63 +15,11 @@ from siyu.cli.metrics_cmds import (
     metrics_app,
     open_metrics_workspace,
     period_arg,
-    round_or_none,
 )
 from siyu.i18n import tr
+from siyu.results.service import COMMUNITY_METRICS as METRICS
 
-# (column, Chinese, English, kind) in output order; kind: n count, r rate, y yuan, x ratio
-METRICS: tuple[tuple[str, str, str, str], ...] = (
-    ("groups", "群数", "groups", "n"),
-    ("declared_groups", "登记群数", "declared groups", "n"),
-    ("members", "成员", "members", "n"),
-    ("memberships", "成员（按群计）", "memberships", "n"),
-    ("mean_members_per_group", "平均人数/群", "mean members per group", "x"),
-    ("stores", "门店数", "stores", "n"),
-    ("stores_covered", "有群门店", "stores with a group", "n"),
-    ("store_coverage", "门店覆盖率", "store coverage", "r"),
-    ("at_capacity", "满员群", "groups at capacity", "n"),
-    ("joins", "入群", "joins", "n"),
-    ("messages", "发言数", "messages", "n"),
-    ("writers", "发言成员", "members who wrote", "n"),
-    ("active_rate", "活跃率", "active rate", "r"),
-    ("interaction_ratio", "互动比", "interaction ratio", "x"),
-    ("orders", "订单", "orders", "n"),
-    ("gmv", "GMV", "GMV", "y"),
-    ("aov", "客单价", "AOV", "y"),
-    ("gmv_share", "社群占比", "share of GMV", "r"),
-    ("buyers", "购买人数", "buyers", "n"),
-    ("member_buyers", "购买成员", "members who bought", "n"),
-    ("conversion", "转化率", "conversion", "r"),
-    ("repeat_buyers", "复购人数", "repeat buyers", "n"),
-    ("repurchase_rate", "复购率", "repurchase rate", "r"),
-)
 TYPE_LABELS = {"normal": ("普通群", "normal"), "member": ("会员群", "member")}
-
-
-def _value(kind: str, v: Any):
-    if kind == "n":
-        return 0 if v is None or v != v else int(v)
-    if kind == "y":
-        return round_or_none(v, 2)
-    return round_or_none(v)
-
-
-GROUP_ONLY_SKIP = ("groups", "declared_groups", "memberships", "mean_members_per_group")
-"""Level columns that say nothing about one group (its members are its memberships)."""
-
-
-def _metrics(row: dict, joins: dict[str, int], skip: tuple[str, ...] = ()) -> dict:
-    d = {col: _value(kind, row[col]) for col, _, _, kind in METRICS
-         if col in row and col not in skip}
-    d["joins_by_source"] = joins
-    return d
-
-
-def _joins(records: list[dict], key: str | None) -> dict:
-    by: dict = {}
-    for r in sorted(records, key=lambda r: (-int(r["joins"]), r["source"])):
-        by.setdefault(r[key] if key else None, {})[r["source"]] = int(r["joins"])
-    return by
 
 
 def _fmt(kind: str, v) -> str:
@@ -106,38 +54,15 @@ def community_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """``siyu metrics community`` (help: :data:`COMMUNITY_HELP`)."""
-    from siyu.models.community import GROUP_TYPES, community
-    from siyu.models.sources import Sources
+    from siyu.results.service import community
 
     ws = open_metrics_workspace(home)
     try:
         p = period_arg(ws, period, grain)
-        r = community(Sources.of(ws), p)
-        overall = r["overall"].execute().to_dict("records")[0]
-        by_type = {x["group_type"]: x for x in r["by_type"].execute().to_dict("records")}
-        by_store = r["by_store"].order_by("store_id").execute().to_dict("records")
-        groups = r["groups"].order_by("field_ref").execute().to_dict("records")
-        joins = {level: t.execute().to_dict("records") for level, t in r["joins"].items()}
-        capacity = ws.settings.group_capacity
+        result = community(ws, p)
     finally:
         ws.close()
 
-    j_all = _joins(joins["overall"], None).get(None, {})
-    j_type = _joins(joins["by_type"], "group_type")
-    j_store = _joins(joins["by_store"], "store_id")
-    j_group = _joins(joins["groups"], "field_ref")
-    result = {
-        "period": str(p),
-        "group_capacity": capacity,
-        "overall": _metrics(overall, j_all),
-        "by_type": {t: _metrics(by_type[t], j_type.get(t, {})) for t in GROUP_TYPES},
-        "by_store": [{"store_id": s["store_id"] or None,
-                      **_metrics(s, j_store.get(s["store_id"], {}))} for s in by_store],
-        "groups": [{"field_ref": g["field_ref"], "name": g["name"],
-                    "group_type": g["group_type"], "store_id": g["store_id"] or None,
-                    **_metrics(g, j_group.get(g["field_ref"], {}), GROUP_ONLY_SKIP),
-                    "at_capacity": bool(g["at_capacity"])} for g in groups],
-    }
     if as_json:
         emit_json(result)
         return

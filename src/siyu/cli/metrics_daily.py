@@ -23,6 +23,7 @@ from siyu.cli.metrics_cmds import (
 )
 from siyu.errors import UsageError
 from siyu.i18n import tr
+from siyu.results.service import DAILY_COLUMNS, DIMENSIONS, HEALTH
 
 FromOpt = Annotated[str, typer.Option("--from", help="First day, e.g. 2025-03-01.")]
 ToOpt = Annotated[str | None, typer.Option(
@@ -35,19 +36,6 @@ def _num(x) -> str:
 
 
 # -- daily ---------------------------------------------------------------------------------
-
-DAILY_COLUMNS = [  # JSON key, label, kind
-    ("date", "日期 date", "text"),
-    ("new_users", "新增用户 new users", "int"),
-    ("capital", "私域关系数 capital", "int"),
-    ("activity_rate", "活跃率 activity rate", "rate"),
-    ("interaction_rate", "互动率 interaction rate", "rate"),
-    ("conversion_rate", "转化率 conversion rate", "rate"),
-    ("churn_rate", "流失率 churn rate", "rate"),
-    ("group_exits", "退群 group exits", "int"),
-    ("unfollows", "取关 unfollows", "int"),
-]
-
 
 @metrics_app.command("daily")
 def daily_cmd(
@@ -62,26 +50,20 @@ def daily_cmd(
     activity / interaction / conversion rates over that capital, churn rate over the capital
     at the start of the day, group exits and unfollows. A rate with no denominator is empty.
     """
-    from siyu.models.daily import daily
     from siyu.models.periods import periods_between
-    from siyu.models.sources import Sources
+    from siyu.results.service import daily
 
     ws = open_metrics_workspace(home)
     try:
         days = periods_between(first, last or first, "day", zone=ws.settings.zone)
         if not days:
             raise UsageError(tr("--to 早于 --from", "--to is before --from"))
-        df = daily(Sources.of(ws), days).execute()
+        result = daily(ws, days)
     finally:
         ws.close()
-    rows = []
-    for r in df.to_dict("records"):
-        row = {"date": r["period"]}
-        for key, _, kind in DAILY_COLUMNS[1:]:
-            row[key] = int(r[key]) if kind == "int" else round_or_none(r[key])
-        rows.append(row)
+    rows = result["days"]
     if as_json:
-        emit_json({"days": rows})
+        emit_json(result)
         return
     rt = RichTable(title=tr("每日监控", "daily monitoring"), title_justify="left",
                    box=box.SIMPLE_HEAD)
@@ -97,34 +79,6 @@ def daily_cmd(
 
 # -- health --------------------------------------------------------------------------------
 
-HEALTH = {  # dimension: [(JSON key, label, kind)]
-    "scale": [
-        ("capital", "私域关系数 capital", "int"),
-        ("capital_previous", "上期私域关系数 capital of P−1", "int"),
-        ("new_users", "新增用户 new users", "int"),
-        ("growth_rate", "增长率 growth rate", "rate"),
-    ],
-    "quality": [
-        ("dau_rate", "日活率 DAU rate", "rate"),
-        ("wau_rate", "周活率 WAU rate", "rate"),
-        ("interaction_rate", "互动率 interaction rate", "rate"),
-    ],
-    "value": [
-        ("buyers", "购买人数 buyers", "int"),
-        ("repeat_buyers", "复购人数 repeat buyers", "int"),
-        ("repurchase_rate", "复购率 repurchase rate", "rate"),
-        ("previous_buyers", "上期购买人数 buyers of P−1", "int"),
-        ("returning_buyers", "上期买家本期再购 buyers of P−1 back in P", "int"),
-        ("next_period_repurchase_rate", "次期复购率 next-period repurchase", "rate"),
-        ("orders", "订单数 orders", "int"),
-        ("gmv", "私域GMV private GMV", "money"),
-        ("aov", "客单价 AOV", "money"),
-        ("clv_mean", "平均CLV mean CLV", "money"),
-    ],
-}
-DIMENSIONS = {"scale": "规模 scale", "quality": "质量 quality", "value": "价值 value"}
-
-
 @metrics_app.command("health")
 def health_cmd(
     period: PeriodOpt,
@@ -138,21 +92,14 @@ def health_cmd(
     rate), WAU rate (mean over the ISO weeks overlapping the period), interaction rate.
     Value: repurchase rate, next-period repurchase, AOV (private buyers' paid orders), CLV.
     """
-    from siyu.models.health import health
-    from siyu.models.sources import Sources
+    from siyu.results.service import health
 
     ws = open_metrics_workspace(home)
     try:
         p = period_arg(ws, period, grain)
-        df = health(Sources.of(ws), [p]).execute()
+        result, _ = health(ws, p)
     finally:
         ws.close()
-    r = df.to_dict("records")[0]
-    result: dict = {"period": str(p)}
-    for dim, items in HEALTH.items():
-        result[dim] = {k: int(r[k]) if kind == "int"
-                       else round_or_none(r[k], 2 if kind == "money" else 6)
-                       for k, _, kind in items}
     if as_json:
         emit_json(result)
         return
@@ -196,9 +143,9 @@ def cohorts_cmd(
     cohort unites its days' entrants. A rate stays empty while the cohort's window is not
     over at the data end (the day of the latest interaction).
     """
-    from siyu.models.cohorts import COHORT_GRAINS, cohorts
+    from siyu.models.cohorts import COHORT_GRAINS
     from siyu.models.periods import parse_period, period_of
-    from siyu.models.sources import Sources
+    from siyu.results.service import cohorts
 
     if grain not in COHORT_GRAINS:
         raise UsageError(tr("未知队列粒度 {g}（可用：{ok}）", "unknown cohort grain {g} (one "
@@ -213,14 +160,12 @@ def cohorts_cmd(
             q = parse_period(last, zone=zone)
             end = period_of(q.end - timedelta(days=1), grain, zone).end
         ns = sorted(set(ws.settings.retention_days))
-        df = cohorts(Sources.of(ws), grain, start=start, end=end, days=ns).execute()
+        result = cohorts(ws, grain, start=start, end=end)
     finally:
         ws.close()
-    rows = [{"cohort": r["cohort"], "size": int(r["size"]),
-             "retention": {str(n): round_or_none(r[f"retention_{n}"]) for n in ns}}
-            for r in df.to_dict("records")]
+    rows = result["cohorts"]
     if as_json:
-        emit_json({"grain": grain, "cohorts": rows})
+        emit_json(result)
         return
     rt = RichTable(title=tr("新增用户留存队列（{g}）", "entry cohorts by {g}", g=grain),
                    title_justify="left")

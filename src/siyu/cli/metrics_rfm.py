@@ -15,7 +15,6 @@ from siyu.cli.metrics_cmds import (
     label,
     metrics_app,
     open_metrics_workspace,
-    round_or_none,
 )
 from siyu.errors import UsageError
 from siyu.i18n import tr
@@ -26,7 +25,6 @@ AsOfOpt = Annotated[str, typer.Option(
          "instant 00:00 of DATE+1 in the brand's time zone, so every event of DATE counts.",
     show_default=False)]
 
-OUT_COLUMNS = ("consumer_id", "recency_days", "frequency", "monetary", "r", "f", "m", "segment")
 
 
 def _segment_label(code: str) -> str:
@@ -61,8 +59,7 @@ def rfm_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """``siyu metrics rfm`` (help: :data:`RFM_HELP`)."""
-    from siyu.models.rfm import SEGMENT_ORDER, rfm, rfm_segments
-    from siyu.models.sources import Sources
+    from siyu.results.service import rfm
 
     if out_file is not None and out_file.suffix.lower() not in (".csv", ".parquet"):
         raise UsageError(tr("--out 须为 .csv 或 .parquet 文件：{f}",
@@ -70,32 +67,13 @@ def rfm_cmd(
     ws = open_metrics_workspace(home)
     try:
         day, s = as_of_instant(ws, as_of)
-        table = rfm(Sources.of(ws), s)
-        seg = rfm_segments(table).execute()
-        if out_file is not None:
-            t = table.select(*OUT_COLUMNS).order_by("consumer_id")
-            out_file.parent.mkdir(parents=True, exist_ok=True)
-            if out_file.suffix.lower() == ".csv":
-                t.to_csv(out_file)
-            else:
-                t.to_parquet(out_file)
+        result = rfm(ws, day, s, out_file)
     finally:
         ws.close()
-
-    by = {r["segment"]: r for r in seg.to_dict("records")}
-    total = sum(float(r["monetary"]) for r in by.values())
-    segments = {}
-    for code in SEGMENT_ORDER:
-        r = by.get(code)
-        segments[code] = {
-            "count": int(r["buyers"]) if r else 0,
-            "gmv": round(float(r["monetary"]), 2) if r else 0.0,
-            "gmv_share": round_or_none(r["gmv_share"]) if r else (0.0 if total > 0 else None),
-        }
-    buyers = sum(v["count"] for v in segments.values())
+    segments, buyers = result["segments"], result["buyers"]
+    total = sum(v["gmv"] for v in segments.values())
     if as_json:
-        emit_json({"as_of": day.isoformat(), "snapshot": s.isoformat(), "buyers": buyers,
-                   "segments": segments, "out": str(out_file) if out_file else None})
+        emit_json(result)
         return
     rt = RichTable(title=tr("RFM 价值分群（截至 {d} 日终）", "RFM segments (end of {d})",
                             d=day.isoformat()), title_justify="left")
@@ -117,23 +95,20 @@ def rfm_cmd(
 @metrics_app.command("churn", help=CHURN_HELP)
 def churn_cmd(as_of: AsOfOpt, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """``siyu metrics churn`` (help: :data:`CHURN_HELP`)."""
-    from siyu.models.churn import churn_summary
-    from siyu.models.sources import Sources
+    from siyu.results.service import churn
 
     ws = open_metrics_workspace(home)
     try:
         day, s = as_of_instant(ws, as_of)
-        row = churn_summary(Sources.of(ws), s).execute().to_dict("records")[0]
+        result = churn(ws, day, s)
         cfg = ws.settings
     finally:
         ws.close()
-    n = {k: int(row[k]) for k in ("private", "high_risk", "no_engaged", "unread_message",
-                                  "no_view")}
-    rate = round_or_none(row["rate"])
+    n = {"private": result["private"], "high_risk": result["high_risk"],
+         **result["conditions"]}
+    rate = result["rate"]
     if as_json:
-        emit_json({"as_of": day.isoformat(), "snapshot": s.isoformat(),
-                   "private": n["private"], "high_risk": n["high_risk"], "rate": rate,
-                   "conditions": {k: n[k] for k in ("no_engaged", "unread_message", "no_view")}})
+        emit_json(result)
         return
     rt = RichTable(title=tr("流失风险（截至 {d} 日终）", "churn risk (end of {d})",
                             d=day.isoformat()), title_justify="left", show_header=False)

@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from siyu.cli.metrics_cmds import label, round_or_none
-from siyu.cli.metrics_community import GROUP_ONLY_SKIP, METRICS, TYPE_LABELS
+from siyu.cli.metrics_community import TYPE_LABELS
 from siyu.report.context import Context
 from siyu.report.layout import Column, Kind, Sheet, Table, Typed
+from siyu.results.service import COMMUNITY_METRICS as METRICS
+from siyu.results.service import GROUP_ONLY_SKIP
 
 __all__ = ["community_sheet"]
 
