@@ -72,6 +72,11 @@ def profile(ws, key_or_consumer_id: str, *, mask: bool = True,
     keys = keys_of(ws, cid)
     view = _View(ws, [k["key"] for k in keys], now)
     show = mask_key if mask else (lambda k: k)
+    relationships, last_rel = _relationships(view)
+    orders, last_order = _orders(view)
+    interactions, last_interaction = _interactions(view)
+    last = [t for t in (last_rel, last_order, last_interaction, _last_other(view))
+            if t is not None]
     return {
         "consumer_id": cid,
         "requested": show(found.key) if found.key else found.requested,
@@ -80,10 +85,10 @@ def profile(ws, key_or_consumer_id: str, *, mask: bool = True,
         "keys": [{"key": show(k["key"]), "type": k["key_type"],
                   "first_seen": view.time(k["first_seen"])} for k in keys],
         "attributes": _attributes(view, show),
-        "relationships": _relationships(view),
-        "orders": _orders(view),
-        "last_activity_at": _last_activity(view),
-        "interactions": _interaction_counts(view),
+        "relationships": relationships,
+        "orders": orders,
+        "last_activity_at": view.time(max(last)) if last else None,
+        "interactions": interactions,
         "as_of": view.time(now),
     }
 
@@ -108,8 +113,9 @@ def _attributes(view: _View, show) -> dict[str, Any] | None:
     return out
 
 
-def _relationships(view: _View) -> list[dict[str, Any]]:
-    """One entry per (field, field_ref): active when its last event up to now is a start."""
+def _relationships(view: _View) -> tuple[list[dict[str, Any]], datetime | None]:
+    """One entry per (field, field_ref): active when its last event up to now is a start;
+    and the time of the latest event."""
     t = view.of("relationships", "occurred_at")
     rows = _rows(t.select("field", "field_ref", "action", "occurred_at", "source", "event_id"))
     rows.sort(key=lambda r: (r["occurred_at"], r["event_id"]))
@@ -129,10 +135,12 @@ def _relationships(view: _View) -> list[dict[str, Any]]:
         rel["started_at"] = view.time(rel["started_at"])
         rel["ended_at"] = view.time(rel["ended_at"])
         out.append(rel)
-    return out
+    return out, (rows[-1]["occurred_at"] if rows else None)
 
 
-def _orders(view: _View) -> dict[str, Any]:
+def _orders(view: _View) -> tuple[dict[str, Any], datetime | None]:
+    """Order counts, paid GMV and first/last paid order; and the latest order time of any
+    status."""
     t = view.of("orders", "paid_at")
     paid = t.status.fill_null("paid") == "paid"
     row = _rows(t.aggregate(
@@ -141,6 +149,7 @@ def _orders(view: _View) -> dict[str, Any]:
         gmv=t.amount.sum(where=paid),
         first_order_at=t.paid_at.min(where=paid),
         last_order_at=t.paid_at.max(where=paid),
+        last_any=t.paid_at.max(),
     ))[0]
     gmv = row["gmv"] if row["gmv"] is not None else Decimal("0")
     return {
@@ -148,20 +157,28 @@ def _orders(view: _View) -> dict[str, Any]:
         "gmv": float(round(Decimal(gmv), 2)),
         "first_order_at": view.time(row["first_order_at"]),
         "last_order_at": view.time(row["last_order_at"]),
-    }
+    }, row["last_any"]
 
 
-def _last_activity(view: _View) -> str | None:
-    latest = None
-    for table, col in ACTIVITY_TIMES.items():
+_OTHER_ACTIVITY = [t for t in ACTIVITY_TIMES if t not in ("interactions", "orders",
+                                                          "relationships")]
+
+
+def _last_other(view: _View) -> datetime | None:
+    """The latest row of the activity tables not read otherwise (shares, reviews): one
+    query."""
+    parts = []
+    for table in _OTHER_ACTIVITY:
+        col = ACTIVITY_TIMES[table]
         t = view.of(table, col)
-        v = _rows(t.aggregate(last=t[col].max()))[0]["last"]
-        if v is not None and (latest is None or v > latest):
-            latest = v
-    return view.time(latest)
+        parts.append(t.aggregate(last=t[col].max()))
+    got = [r["last"] for r in _rows(ibis.union(*parts)) if r["last"] is not None]
+    return max(got) if got else None
 
 
-def _interaction_counts(view: _View) -> dict[str, int]:
+def _interactions(view: _View) -> tuple[dict[str, int], datetime | None]:
+    """Interactions per type and the latest one: one scan."""
     t = view.of("interactions", "occurred_at")
-    rows = _rows(t.group_by("type").aggregate(n=t.count()))
-    return {r["type"]: int(r["n"]) for r in sorted(rows, key=lambda r: r["type"])}
+    rows = _rows(t.group_by("type").aggregate(n=t.count(), last=t.occurred_at.max()))
+    last = max((r["last"] for r in rows), default=None)
+    return {r["type"]: int(r["n"]) for r in sorted(rows, key=lambda r: r["type"])}, last
