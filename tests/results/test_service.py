@@ -73,3 +73,16 @@ def test_cli_reads_stored_results_and_says_so(brand_ws, cli):
     a = cli.json("metrics", "fast", "--period", "2025-03", "--home", home)
     b = cli.json("metrics", "fast", "--period", "2025-03", "--home", home, "--recompute")
     assert a == b and a["capital"] == 14
+
+
+def test_no_import_since_means_no_warehouse_scan(brand_ws, tmp_path, monkeypatch):
+    compute_metrics(brand_ws, "month", "2025-02", "2025-03")
+
+    def scan(*_a, **_k):
+        raise AssertionError("the event tables were scanned")
+
+    monkeypatch.setattr("siyu.results.read.dirty_since", scan)
+    assert fresh_periods(brand_ws, "month") == {"2025-02", "2025-03"}
+    Brand().order("member:u2", "2025-03-25 10:00", 40).load(brand_ws, tmp_path)
+    with pytest.raises(AssertionError, match="scanned"):
+        fresh_periods(brand_ws, "month")  # an import since: the rows must be looked at

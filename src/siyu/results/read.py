@@ -25,6 +25,8 @@ def fresh_periods(ws, grain: str) -> set[str]:
     if state is None or state.fingerprint != fingerprint(ws.settings):
         return set()
     stored = stored_periods(con, grain)
+    if _nothing_new(ws, state):
+        return stored
     since = dirty_since(con, ws.ops, state)
     if since is None:
         return stored
@@ -32,6 +34,25 @@ def fresh_periods(ws, grain: str) -> set[str]:
         return set()
     zone = ws.settings.zone
     return {p for p in stored if parse_period(p, grain, zone=zone).end_utc <= since}
+
+
+def _nothing_new(ws, state) -> bool:
+    """True when the operational store shows no import run after the results' load watermark
+    and no OneID run after their identity run: then no warehouse row can have changed, and
+    the event tables need not be scanned (rows reach the warehouse only through import runs:
+    files, the event API and WeCom callbacks all go through ``siyu.ingest``)."""
+    from sqlalchemy import func, select
+
+    from siyu.ops.tables import import_runs
+    from siyu.results.state import identity_runs_after
+
+    if identity_runs_after(ws.ops, state.identity_run) != []:
+        return False
+    q = select(func.count()).select_from(import_runs)
+    if state.load_watermark is not None:
+        q = q.where(import_runs.c.load_id > state.load_watermark)
+    with ws.ops.engine.connect() as c:
+        return c.execute(q).scalar() == 0
 
 
 def stored_rows(ws, name: str, periods: list[Period]) -> list[dict] | None:
