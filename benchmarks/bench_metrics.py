@@ -3,18 +3,22 @@ brand, on DuckDB (the real `siyu metrics compute` as a child process, with its p
 with ``--spark``, the same families on PySpark local mode over a copy of the warehouse.
 
     python benchmarks/bench_metrics.py --consumers 1000000 --repeat 3 --spark
-    python benchmarks/bench_metrics.py --home /path/to/workspace --periods 12
+    python benchmarks/bench_metrics.py --home /path/to/workspace --periods 12 --copy
 
 Without ``--home`` a brand is generated (Parquet), imported and resolved first under
 ``--work`` (kept for later runs: ``--home`` it then). The periods are the last ``--periods``
-full months of the data. Prints one JSON line per round and a Markdown table.
+full months of the data. Each round writes the metrics tables into the workspace it times:
+``--copy`` times a temporary copy of ``--home`` instead. Prints one JSON line per round (wall
+and CPU seconds, load average, peak RSS) and a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -68,10 +72,16 @@ def last_full_months(home: Path, n: int) -> tuple[str, str, int]:
 
 
 def duckdb_round(home: Path, first: str, last: str) -> dict:
+    """One timed ``siyu metrics compute --full`` (wall and CPU seconds, peak RSS): on a
+    shared machine the CPU seconds compare runs better than the wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     s, rss, out = run_measured([SIYU, "metrics", "compute", "--home", str(home), "--grain",
                                 "month", "--from", first, "--to", last, "--full", "--json"])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rep = json.loads(out)
     return {"engine": "duckdb", "seconds": round(s, 2), "compute_seconds": rep["seconds"],
+            "cpu_seconds": round(cpu, 2), "load": round(os.getloadavg()[0], 2),
             "peak_rss_mib": round(rss), "periods": len(rep["computed"])}
 
 
@@ -150,6 +160,9 @@ def main() -> None:
     ap.add_argument("--periods", type=int, default=12)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--home", type=Path, help="an existing resolved workspace")
+    ap.add_argument("--copy", action="store_true",
+                    help="time on a temporary copy of --home (the runs write the metrics "
+                         "tables into the workspace they time)")
     ap.add_argument("--work", type=Path, default=HERE / "data")
     ap.add_argument("--spark", action="store_true", help="also run on PySpark local mode")
     ap.add_argument("--spark-cores", type=int, default=os.cpu_count() or 2)
@@ -160,6 +173,11 @@ def main() -> None:
         t0 = time.perf_counter()
         home = build(args.consumers, args.days, args.seed, args.work)
         print(f"built {home} in {time.perf_counter() - t0:.0f} s", flush=True)
+    if args.copy and args.home is not None:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
+        home = tmp / home.name
+        shutil.copytree(args.home, home)
+        atexit.register(shutil.rmtree, tmp, True)
     first, last, consumers = last_full_months(home, args.periods)
     rounds = []
     for _ in range(args.repeat):

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from siyu.config import load_settings
-from siyu.models.churn import churn_risk, churn_summary
+from siyu.models.churn import churn_risk, churn_summaries, churn_summary
+from siyu.models.periods import periods_between
 from siyu.models.sources import Sources
 from tests.models.builder import Brand
 
@@ -118,6 +119,27 @@ def test_nobody_in_the_private_domain(brand_ws):
     early = datetime(2024, 12, 31, 16, 0, tzinfo=UTC)
     s = churn_summary(Sources.of(brand_ws), early).execute().to_dict("records")[0]
     assert (s["private"], s["high_risk"]) == (0, 0) and pd.isna(s["rate"])  # null, not 0
+
+
+def test_many_periods_in_one_query(brand_ws):
+    """churn_summaries (what `siyu metrics compute` stores) = churn_summary at each end."""
+    src = Sources.of(brand_ws)
+    zone = brand_ws.settings.zone
+    for grain, first, last in (("month", "2024-12", "2025-04"), ("week", "2025-W10", "2025-W15"),
+                               ("day", "2025-03-27", "2025-04-02")):
+        periods = periods_between(first, last, grain, zone=zone)
+        many = {r["period"]: r for r in churn_summaries(src, periods).to_pyarrow().to_pylist()}
+        assert sorted(many) == sorted(str(p) for p in periods)
+        for p in periods:
+            one = churn_summary(src, p.end_utc).to_pyarrow().to_pylist()[0]
+            assert {**one, "period": str(p)} == many[str(p)], (grain, str(p))
+    march = churn_summaries(src, periods_between("2025-03", "2025-03", "month",
+                                                           zone=zone))
+    many_at = march.to_pyarrow().to_pylist()[0]
+    assert {k: many_at[k] for k in ("private", "high_risk", "no_engaged", "unread_message",
+                                    "no_view")} == {"private": 13, "high_risk": 4,
+                                                    "no_engaged": 11, "unread_message": 7,
+                                                    "no_view": 12}
 
 
 # --- CLI ----------------------------------------------------------------------------------

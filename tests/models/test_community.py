@@ -11,8 +11,8 @@ import math
 import pytest
 
 from siyu.config import load_settings
-from siyu.models.community import community
-from siyu.models.periods import parse_period
+from siyu.models.community import community, community_periods
+from siyu.models.periods import parse_period, periods_between
 from siyu.models.sources import Sources
 from tests.models.builder import Brand
 
@@ -182,6 +182,29 @@ def test_february_and_an_empty_period(brand_ws):
     e = run(brand_ws, "2024-01")["overall"].execute().to_dict("records")[0]
     check(e, dict(declared_groups=4, groups=0, members=0, orders=0, gmv=0, active_rate=None,
                   aov=None, gmv_share=None, store_coverage=0.0))
+
+
+def _sorted(t) -> list[dict]:
+    return sorted(t.to_pyarrow().to_pylist(), key=repr)
+
+
+def test_many_periods_in_one_query(brand_ws):
+    """community_periods (what `siyu metrics compute` stores) = community of each period."""
+    src = Sources.of(brand_ws)
+    periods = periods_between("2025-01", "2025-04", zone=brand_ws.settings.zone)
+    many = community_periods(src, periods)
+    for p in periods:
+        one = community(src, p)
+        for level in ("overall", "by_type", "by_store", "groups"):
+            t = many[level]
+            assert _sorted(t.filter(t.period == str(p)).drop("period")) == _sorted(one[level])
+        for level, j in many["joins"].items():
+            assert _sorted(j.filter(j.period == str(p)).drop("period")) == \
+                _sorted(one["joins"][level])
+    overall = {r["period"]: r for r in many["overall"].to_pyarrow().to_pylist()}
+    assert sorted(overall) == ["2025-01", "2025-02", "2025-03", "2025-04"]
+    assert (overall["2025-03"]["members"], overall["2025-03"]["memberships"],
+            overall["2025-03"]["joins"], overall["2025-03"]["orders"]) == (5, 6, 3, 5)
 
 
 def test_latest_touchpoint_version_wins(brand_ws, tmp_path):

@@ -14,8 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from siyu.config import Settings, load_settings
-from siyu.models.periods import period_of
-from siyu.models.rfm import SEGMENT_ORDER, rfm, rfm_segments
+from siyu.models.periods import period_of, periods_between
+from siyu.models.rfm import (
+    SEGMENT_ORDER,
+    rfm,
+    rfm_period_segments,
+    rfm_periods,
+    rfm_segments,
+)
 from siyu.models.sources import Sources
 from tests.models.builder import Brand
 
@@ -120,6 +126,26 @@ def test_new_days_setting_and_an_earlier_snapshot(brand_ws):
 
 
 # --- properties on an in-memory warehouse (no import pipeline: fast) ----------------------
+
+def test_many_periods_in_one_query(brand_ws):
+    """rfm_periods (what `siyu metrics compute` stores) = rfm at the end of each period."""
+    src = Sources.of(brand_ws)
+    periods = periods_between("2024-12", "2025-04", zone=brand_ws.settings.zone)
+    many = rfm_periods(src, periods)
+    segs = rfm_period_segments(many).to_pyarrow().to_pylist()
+    rows = many.to_pyarrow().to_pylist()
+    for p in periods:
+        one = rfm(src, p.end_utc).to_pyarrow().to_pylist()
+        mine = [{k: v for k, v in r.items() if k != "period"} for r in rows
+                if r["period"] == str(p)]
+        assert sorted(mine, key=repr) == sorted(one, key=repr), str(p)
+        one_s = rfm_segments(rfm(src, p.end_utc)).to_pyarrow().to_pylist()
+        mine_s = [{k: v for k, v in r.items() if k != "period"} for r in segs
+                  if r["period"] == str(p)]
+        assert sorted(mine_s, key=repr) == sorted(one_s, key=repr), str(p)
+    march = [r for r in rows if r["period"] == "2025-03"]
+    assert len(march) == len(EXPECTED) and march  # the buyers of the hand-built brand
+
 
 def memory_sources(orders: list[tuple[str, datetime, float, str]]) -> Sources:
     """Sources over a DuckDB in memory with ``orders`` (key, paid_at, amount, status) and an

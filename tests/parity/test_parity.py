@@ -64,6 +64,9 @@ def _families():
         Model("cohorts-week", lambda src: cohorts.cohorts(src, "week")),
         Model("rfm", lambda src: rfm.rfm(src, END_OF_MARCH)),
         Model("churn", lambda src: churn.churn_risk(src, END_OF_MARCH)),
+        # the multi-period forms `siyu metrics compute` stores
+        Model("rfm-periods", lambda src: rfm.rfm_periods(src, periods(src, *months))),
+        Model("churn-periods", lambda src: churn.churn_summaries(src, periods(src, *months))),
         Model("islands", lambda src: src.islands),
         Model("clv-summary", lambda src: purchases.calibration_summary(
             src, date(2025, 3, 10), observation_end=date(2025, 3, 31))),

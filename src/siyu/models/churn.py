@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 
 import ibis
 
+from siyu.models.periods import Period
 from siyu.models.relationships import active_at
 from siyu.models.sources import Sources
 from siyu.schema import ENGAGED_TYPES
 
-__all__ = ["churn_risk", "churn_summary"]
+__all__ = ["churn_risk", "churn_summary", "churn_summaries", "unread_spans"]
 
 
 def churn_risk(src: Sources, as_of: datetime) -> ibis.Table:
@@ -83,3 +84,83 @@ def churn_summary(src: Sources, as_of: datetime) -> ibis.Table:
                     no_view=n(c.no_view))
     return g.mutate(rate=ibis.ifelse(g.private > 0,
                                      g.high_risk.cast("float64") / g.private, None))
+
+
+def unread_spans(src: Sources) -> ibis.Table:
+    """``(consumer_id, since, read_at)``: each run of brand messages (``message_sent``) that
+    the consumer read at once — ``since`` the oldest message of the run, ``read_at`` the first
+    ``message_read`` at or after it (null: not read yet). At an instant t the consumer has an
+    unread message since ``since`` exactly when ``since < t`` and (``read_at`` is null or
+    ``read_at ≥ t``); at most one run of a consumer is open at t."""
+    i = src.interactions
+    ev = i.filter(i.type.isin(["message_sent", "message_read"]))
+    ev = ev.select("consumer_id", "occurred_at",
+                   is_read=(ev.type == "message_read").cast("int64"))
+    # at equal times a read follows the message (a read at m reads the message sent at m)
+    before = ibis.window(group_by=ev.consumer_id, order_by=[ev.occurred_at, ev.is_read],
+                         rows=(None, -1))
+    ev = ev.mutate(run=ev.is_read.sum().over(before).fill_null(0))
+    g = ev.group_by(["consumer_id", "run"]).aggregate(
+        since=ev.occurred_at.min(where=ev.is_read == 0),
+        read_at=ev.occurred_at.min(where=ev.is_read == 1))
+    g = g.filter(g.since.notnull())
+    return g.select("consumer_id", "since", "read_at")
+
+
+def churn_summaries(src: Sources, periods: list[Period]) -> ibis.Table:
+    """:func:`churn_summary` at the end of each of ``periods`` in one query: ``(period,
+    private, high_risk, rate, no_engaged, unread_message, no_view)``, one row per period."""
+    cfg = src.settings
+    labels = [str(p) for p in periods]
+    pt = ibis.memtable(
+        {"period": labels,
+         "t": [p.end_utc for p in periods],
+         "engaged_from": [p.end_utc - timedelta(days=cfg.churn_no_engaged_days)
+                          for p in periods],
+         "view_from": [p.end_utc - timedelta(days=cfg.churn_no_view_days) for p in periods],
+         "unread_before": [p.end_utc - timedelta(hours=cfg.churn_unread_hours)
+                           for p in periods]},
+        schema={"period": "string", "t": "timestamp('UTC')",
+                "engaged_from": "timestamp('UTC')", "view_from": "timestamp('UTC')",
+                "unread_before": "timestamp('UTC')"})
+
+    # the private domain at t without a distinct: at most one island of a consumer is
+    # active at an instant
+    isl = src.islands.cross_join(pt)
+    private = isl.filter(active_at(isl, isl.t)).select("period", "consumer_id")
+
+    def seen(types, since: str) -> ibis.Table:
+        """(period, consumer_id) with an interaction of ``types`` in [since, t)."""
+        i = src.interactions
+        i = i.filter(i.type.isin(list(types))).select("consumer_id", "occurred_at")
+        j = i.cross_join(pt)
+        j = j.filter((j.occurred_at >= j[since]) & (j.occurred_at < j.t))
+        return j.select("period", "consumer_id").distinct()
+
+    u = unread_spans(src).cross_join(pt)
+    u = u.filter((u.since < u.unread_before) & (u.read_at.isnull() | (u.read_at >= u.t)))
+    unread = u.select("period", "consumer_id")  # at most one open run per consumer
+
+    yes = ibis.literal(True)
+    flags = private
+    for name, part in (("engaged", seen(ENGAGED_TYPES, "engaged_from")),
+                       ("unread", unread), ("viewed", seen(["view"], "view_from"))):
+        part = part.mutate(**{name: yes})
+        flags = flags.left_join(part, ["period", "consumer_id"])
+        flags = flags.drop(*[c for c in ("period_right", "consumer_id_right")
+                             if c in flags.columns])
+    no_engaged = flags.engaged.isnull()
+    unread_message = flags.unread.notnull()
+    no_view = flags.viewed.isnull()
+    g = flags.group_by("period").aggregate(
+        private=flags.count(),
+        high_risk=(no_engaged & unread_message & no_view).cast("int64").sum(),
+        no_engaged=no_engaged.cast("int64").sum(),
+        unread_message=unread_message.cast("int64").sum(),
+        no_view=no_view.cast("int64").sum())
+    t = pt.select("period").left_join(g, "period").drop("period_right")
+    n = {k: t[k].fill_null(0).cast("int64") for k in
+         ("private", "high_risk", "no_engaged", "unread_message", "no_view")}
+    t = t.mutate(**n)
+    return t.mutate(rate=ibis.ifelse(t.private > 0,
+                                     t.high_risk.cast("float64") / t.private, None))

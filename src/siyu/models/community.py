@@ -46,9 +46,9 @@ import ibis
 
 from siyu.models.periods import Period
 from siyu.models.relationships import active_at
-from siyu.models.sources import Sources
+from siyu.models.sources import Sources, periods_table
 
-__all__ = ["community", "group_touchpoints", "GROUP_TYPES", "COUNT_COLUMNS"]
+__all__ = ["community", "community_periods", "group_touchpoints", "GROUP_TYPES", "COUNT_COLUMNS"]
 
 GROUP_TYPES: tuple[str, ...] = ("normal", "member")
 COUNT_COLUMNS: tuple[str, ...] = (
@@ -85,11 +85,36 @@ def community(src: Sources, period: Period, *, keep: list | None = None) -> dict
     declared group), ``"joins"`` (the same four levels → tables of joins by ``source``) and
     ``"total_gmv"`` (Ibis scalar: all paid GMV in P).
 
-    Every level is rolled up from three small tables: one row per (consumer, group) with the
-    flags member / wrote / bought, one row per group with its counts, and the distinct
-    (consumer, group, local day) of group orders. With ``keep`` (a list), those tables are
-    cached in the engine (``Table.cache()``) and appended to it, so reading several levels
-    computes them once; the caller releases them."""
+    :func:`community_periods` of ``[period]`` without its ``period`` column. With ``keep``
+    (a list), the shared tables are cached in the engine (``Table.cache()``) and appended to
+    it, so reading several levels computes them once; the caller releases them."""
+    out = community_periods(src, [period], keep=keep)
+
+    def one(t: ibis.Table) -> ibis.Table:
+        return t.drop("period")
+
+    o = src.paid_orders
+    paid = o.filter((o.paid_at >= ibis.literal(period.start_utc))
+                    & (o.paid_at < ibis.literal(period.end_utc)))
+    return {**{k: one(out[k]) for k in _LEVEL_NAMES},
+            "joins": {k: one(t) for k, t in out["joins"].items()},
+            "total_gmv": paid.amount.sum()}
+
+
+_LEVEL_NAMES = ("overall", "by_type", "by_store", "groups")
+
+
+def community_periods(src: Sources, periods: list[Period], *,
+                      keep: list | None = None) -> dict:
+    """:func:`community` of every period of ``periods`` at once: the same tables
+    (``"overall", "by_type", "by_store", "groups"`` and ``"joins"``) with a first column
+    ``period``, one query per table whatever the number of periods.
+
+    Every level is rolled up from three small tables: one row per (period, consumer, group)
+    with the flags member / wrote / bought, one row per (period, group) with its counts, and
+    the distinct (period, consumer, group, local day) of group orders. With ``keep`` (a
+    list), those tables are cached in the engine (``Table.cache()``) and appended to it; the
+    caller releases them."""
 
     def kept(t: ibis.Table) -> ibis.Table:
         if keep is None:
@@ -98,78 +123,88 @@ def community(src: Sources, period: Period, *, keep: list | None = None) -> dict
         keep.append(t)
         return t
 
-    start, end = ibis.literal(period.start_utc), ibis.literal(period.end_utc)
+    pt = periods_table(periods)
+    labels = pt.select("period")
     cap = src.settings.group_capacity
     stores = src.table("stores")
     attrs = group_touchpoints(src)
     attrs = attrs.mutate(_all=ibis.literal(1, "int8"),
                          _store_ok=attrs.store_id.isin(stores.store_id))
 
+    def in_p(t: ibis.Table, ts: str) -> ibis.Table:
+        """``t`` with the ``period`` whose ``[start, end)`` holds column ``ts`` (the periods
+        are few: a cross join then a filter)."""
+        j = t.cross_join(pt)
+        j = j.filter((j[ts] >= j.p_start) & (j[ts] < j.p_end))
+        return j.drop("p_start", "p_end")
+
     # events of P (and membership at end(P)) in declared groups
     st = src.stretches
     st = st.filter(st.field == "group_chat")
-    mem = st.filter(active_at(st, end)).select("consumer_id", "field_ref").distinct()
+    mem = st.cross_join(pt)
+    mem = mem.filter(active_at(mem, mem.p_end))
+    mem = mem.select("period", "consumer_id", "field_ref").distinct()
 
-    opened = st.filter((st.started_at >= start) & (st.started_at < end))
+    opened = in_p(st, "started_at")
     rel = src.relationships
-    rel = rel.filter((rel.field == "group_chat") & (rel.action == "start")
-                     & (rel.occurred_at >= start) & (rel.occurred_at < end))
-    rel = rel.select(rid="consumer_id", rref=rel.field_ref.fill_null(""), rat="occurred_at",
-                     source="source")
-    joins = opened.join(rel, (opened.consumer_id == rel.rid) & (opened.field_ref == rel.rref)
-                        & (opened.started_at == rel.rat))
-    joins = joins.group_by(["consumer_id", "field_ref", "started_at"]).aggregate(
+    rel = rel.filter((rel.field == "group_chat") & (rel.action == "start"))
+    rel = in_p(rel, "occurred_at")
+    rel = rel.select(rperiod="period", rid="consumer_id", rref=rel.field_ref.fill_null(""),
+                     rat="occurred_at", source="source")
+    joins = opened.join(rel, (opened.period == rel.rperiod) & (opened.consumer_id == rel.rid)
+                        & (opened.field_ref == rel.rref) & (opened.started_at == rel.rat))
+    joins = joins.group_by(["period", "consumer_id", "field_ref", "started_at"]).aggregate(
         source=joins.source.min())
     joins = joins.mutate(source=joins.source.fill_null("unknown"))
-    joins = joins.group_by(["field_ref", "source"]).aggregate(joins=joins.count())
+    joins = joins.group_by(["period", "field_ref", "source"]).aggregate(joins=joins.count())
     joins = kept(joins.join(attrs, "field_ref"))
 
     i = src.interactions
-    msgs = i.filter((i.type == "message") & (i.field == "group_chat")
-                    & (i.occurred_at >= start) & (i.occurred_at < end))
-    msgs = msgs.select("consumer_id", "field_ref")
+    msgs = i.filter((i.type == "message") & (i.field == "group_chat"))
+    msgs = in_p(msgs, "occurred_at").select("period", "consumer_id", "field_ref")
 
-    o = src.paid_orders
-    in_p = (o.paid_at >= start) & (o.paid_at < end)
-    paid = o.filter(in_p)
-    total_gmv = paid.amount.sum()
-    orders = o.filter(in_p & (o.field == "group_chat") & o.field_ref.notnull())
-    orders = orders.select("consumer_id", "field_ref", "paid_at", "amount")
+    paid = in_p(src.paid_orders, "paid_at")
+    orders = paid.filter((paid.field == "group_chat") & paid.field_ref.notnull())
+    orders = orders.select("period", "consumer_id", "field_ref", "paid_at", "amount")
 
-    # (consumer, group) pairs with flags
+    # (period, consumer, group) with flags
     yes, no = ibis.literal(True), ibis.literal(False)
     pairs = ibis.union(
-        mem.select("consumer_id", "field_ref", member=yes, wrote=no, bought=no),
-        msgs.select("consumer_id", "field_ref", member=no, wrote=yes, bought=no),
-        orders.select("consumer_id", "field_ref", member=no, wrote=no, bought=yes),
+        mem.select("period", "consumer_id", "field_ref", member=yes, wrote=no, bought=no),
+        msgs.select("period", "consumer_id", "field_ref", member=no, wrote=yes, bought=no),
+        orders.select("period", "consumer_id", "field_ref", member=no, wrote=no, bought=yes),
     )
-    pairs = pairs.group_by(["consumer_id", "field_ref"]).aggregate(
+    pairs = pairs.group_by(["period", "consumer_id", "field_ref"]).aggregate(
         member=pairs.member.any(), wrote=pairs.wrote.any(), bought=pairs.bought.any())
     pairs = kept(pairs.join(attrs, "field_ref"))
 
-    # one row per declared group
-    per_group = _attach(attrs, pairs.group_by("field_ref").aggregate(
-        n_members=pairs.member.cast("int64").sum()), ["field_ref"])
-    per_group = _attach(per_group, msgs.group_by("field_ref").aggregate(
-        messages=msgs.count()), ["field_ref"])
-    per_group = _attach(per_group, orders.group_by("field_ref").aggregate(
-        orders=orders.count(), gmv=orders.amount.sum()), ["field_ref"])
+    # one row per period and declared group
+    per_group = labels.cross_join(attrs)
+    per_group = _attach(per_group, pairs.group_by(["period", "field_ref"]).aggregate(
+        n_members=pairs.member.cast("int64").sum()), ["period", "field_ref"])
+    per_group = _attach(per_group, msgs.group_by(["period", "field_ref"]).aggregate(
+        messages=msgs.count()), ["period", "field_ref"])
+    per_group = _attach(per_group, orders.group_by(["period", "field_ref"]).aggregate(
+        orders=orders.count(), gmv=orders.amount.sum()), ["period", "field_ref"])
     per_group = kept(per_group.mutate(n_members=per_group.n_members.fill_null(0)))
 
-    days = orders.select("consumer_id", "field_ref", day=orders.paid_at.date()).distinct()
+    days = orders.select("period", "consumer_id", "field_ref",
+                         day=orders.paid_at.date()).distinct()
     days = kept(days.join(attrs, "field_ref"))
 
-    totals = paid.aggregate(total_gmv=paid.amount.sum())
+    totals = _attach(labels, paid.group_by("period").aggregate(total_gmv=paid.amount.sum()),
+                     ["period"])
     totals = kept(totals.cross_join(stores.aggregate(stores=stores.store_id.nunique())))
 
     def level(key: list[str], base: ibis.Table) -> ibis.Table:
+        by = ["period", *key]
         pg = per_group
-        t = _attach(base, pg.group_by(key).aggregate(
+        t = _attach(labels.cross_join(base), pg.group_by(by).aggregate(
             declared_groups=pg.count(), at_capacity=(pg.n_members >= cap).cast("int64").sum(),
-            messages=pg.messages.sum(), orders=pg.orders.sum(), gmv=pg.gmv.sum()), key)
+            messages=pg.messages.sum(), orders=pg.orders.sum(), gmv=pg.gmv.sum()), by)
         p = pairs
         m = p.member
-        t = _attach(t, p.group_by(key).aggregate(
+        t = _attach(t, p.group_by(by).aggregate(
             groups=p.field_ref.nunique(where=m),
             members=p.consumer_id.nunique(where=m),
             memberships=m.cast("int64").sum(),
@@ -177,16 +212,16 @@ def community(src: Sources, period: Period, *, keep: list | None = None) -> dict
             buyers=p.consumer_id.nunique(where=p.bought),
             member_buyers=p.consumer_id.nunique(where=m & p.bought),
             stores_covered=p.store_id.nunique(where=m & p._store_ok),
-        ), key)
-        d = days.group_by([*dict.fromkeys([*key, "consumer_id"])]).aggregate(
+        ), by)
+        d = days.group_by([*dict.fromkeys([*by, "consumer_id"])]).aggregate(
             n=days.day.nunique())
-        t = _attach(t, d.group_by(key).aggregate(
-            repeat_buyers=(d.n >= 2).cast("int64").sum()), key)
-        t = _attach(t, joins.group_by(key).aggregate(joins=joins.joins.sum()), key)
+        t = _attach(t, d.group_by(by).aggregate(
+            repeat_buyers=(d.n >= 2).cast("int64").sum()), by)
+        t = _attach(t, joins.group_by(by).aggregate(joins=joins.joins.sum()), by)
         if "store_id" in key or "field_ref" in key:
             t = t.drop("stores_covered")
 
-        t = t.cross_join(totals)
+        t = _attach(t, totals, ["period"])
         fills = {c: t[c].fill_null(0).cast("int64") for c in COUNT_COLUMNS if c in t.columns}
         t = t.mutate(**fills, gmv=t.gmv.fill_null(0))
         rates = dict(
@@ -212,7 +247,7 @@ def community(src: Sources, period: Period, *, keep: list | None = None) -> dict
     groups = groups.mutate(at_capacity=groups.at_capacity > 0)
 
     def joins_by(key: list[str]) -> ibis.Table:
-        return joins.group_by([*key, "source"]).aggregate(joins=joins.joins.sum())
+        return joins.group_by(["period", *key, "source"]).aggregate(joins=joins.joins.sum())
 
     return {
         "overall": overall.drop("_all"),
@@ -221,5 +256,4 @@ def community(src: Sources, period: Period, *, keep: list | None = None) -> dict
         "groups": groups,
         "joins": {"overall": joins_by([]), "by_type": joins_by(["group_type"]),
                   "by_store": joins_by(["store_id"]), "groups": joins_by(["field_ref"])},
-        "total_gmv": total_gmv,
     }

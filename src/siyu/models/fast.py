@@ -69,14 +69,17 @@ def tier_pairs(src: Sources, periods: list[Period]) -> ibis.Table:
     link = ibis.memtable({"period": [str(p) for p in periods],
                           "prev": [str(p.previous()) for p in periods]},
                          schema={"period": "string", "prev": "string"})
-    zero = ibis.literal(0, "int8")
     after = t.join(link, t.period == link.period).select(
-        period=link.period, consumer_id=t.consumer_id, before=zero, after=t.tier)
+        period=link.period, consumer_id=t.consumer_id, after=t.tier)
     before = t.join(link, t.period == link.prev).select(
-        period=link.period, consumer_id=t.consumer_id, before=t.tier, after=zero)
-    u = after.union(before)
-    return u.group_by(["period", "consumer_id"]).aggregate(
-        before=u.before.max().cast("int8"), after=u.after.max().cast("int8"))
+        b_period=link.period, b_id=t.consumer_id, before=t.tier)
+    # each side has one row per (period, consumer): an outer join pairs them
+    j = after.outer_join(before, (after.period == before.b_period)
+                         & (after.consumer_id == before.b_id))
+    return j.select(period=j.period.coalesce(j.b_period),
+                    consumer_id=j.consumer_id.coalesce(j.b_id),
+                    before=j.before.fill_null(0).cast("int8"),
+                    after=j.after.fill_null(0).cast("int8"))
 
 
 def _pairs(src: Sources, periods: list[Period], pairs: ibis.Table | None) -> ibis.Table:

@@ -37,9 +37,11 @@ from datetime import datetime, timedelta
 
 import ibis
 
+from siyu.models.periods import Period
 from siyu.models.sources import Sources
 
-__all__ = ["rfm", "rfm_segments", "SEGMENTS", "SEGMENT_ORDER"]
+__all__ = ["rfm", "rfm_segments", "rfm_periods", "rfm_period_segments", "SEGMENTS",
+           "SEGMENT_ORDER"]
 
 SEGMENTS: dict[str, tuple[str, str]] = {
     "new": ("新客", "new"),
@@ -52,11 +54,24 @@ SEGMENTS: dict[str, tuple[str, str]] = {
 SEGMENT_ORDER: tuple[str, ...] = tuple(SEGMENTS)
 
 
-def _score(t: ibis.Table, *order) -> ibis.Value:
-    """floor(5 · (rank − 1) / n) + 1 over ``order`` (ascending goodness, then consumer_id)."""
-    rank0 = ibis.row_number().over(order_by=[*order, t.consumer_id])  # 0-based
-    n = t.consumer_id.count().over()
+def _score(t: ibis.Table, *order, by: list | None = None) -> ibis.Value:
+    """floor(5 · (rank − 1) / n) + 1 over ``order`` (ascending goodness, then consumer_id),
+    within each group of ``by`` (all rows when None)."""
+    rank0 = ibis.row_number().over(group_by=by, order_by=[*order, t.consumer_id])  # 0-based
+    n = t.consumer_id.count().over(group_by=by)
     return ((rank0 * 5) // n + 1).cast("int8")
+
+
+def _segment(cfg, b: ibis.Table, new_since: ibis.Value) -> ibis.Value:
+    loyal = cfg.rfm_loyal_min_score
+    fm = cfg.rfm_warning_min_fm
+    return ibis.cases(
+        (b.first_paid_at >= new_since, "new"),
+        ((b.r >= loyal) & (b.f >= loyal) & (b.m >= loyal), "high_value_loyal"),
+        ((b.r <= cfg.rfm_warning_max_r) & ((b.f >= fm) | (b.m >= fm)), "churn_warning"),
+        (b.r >= cfg.rfm_potential_min_r, "potential_repeat"),
+        else_="dormant",
+    )
 
 
 def rfm(src: Sources, as_of: datetime) -> ibis.Table:
@@ -83,15 +98,7 @@ def rfm(src: Sources, as_of: datetime) -> ibis.Table:
         m=_score(b, b.monetary),
     )
     new_since = ibis.literal(as_of - timedelta(days=cfg.rfm_new_days))
-    loyal = cfg.rfm_loyal_min_score
-    fm = cfg.rfm_warning_min_fm
-    segment = ibis.cases(
-        (b.first_paid_at >= new_since, "new"),
-        ((b.r >= loyal) & (b.f >= loyal) & (b.m >= loyal), "high_value_loyal"),
-        ((b.r <= cfg.rfm_warning_max_r) & ((b.f >= fm) | (b.m >= fm)), "churn_warning"),
-        (b.r >= cfg.rfm_potential_min_r, "potential_repeat"),
-        else_="dormant",
-    )
+    segment = _segment(cfg, b, new_since)
     return b.select("consumer_id", "recency_days", "frequency", "monetary", "first_paid_at",
                     "last_paid_at", "r", "f", "m", segment=segment)
 
@@ -104,3 +111,54 @@ def rfm_segments(table: ibis.Table) -> ibis.Table:
                                             monetary=table.monetary.sum())
     share = ibis.ifelse(total > 0, g.monetary.cast("float64") / total.cast("float64"), None)
     return g.mutate(gmv_share=share)
+
+
+def rfm_periods(src: Sources, periods: list[Period]) -> ibis.Table:
+    """:func:`rfm` at the end of each of ``periods`` in one query: ``(period, consumer_id,
+    recency_days, frequency, monetary, first_paid_at, last_paid_at, r, f, m, segment)``.
+
+    A buyer's first paid order before the snapshot is their first paid order ever (they have
+    one in the lookback window, before the snapshot), so it is computed once."""
+    cfg = src.settings
+    ends = [p.end_utc for p in periods]
+    pt = ibis.memtable(
+        {"period": [str(p) for p in periods], "s": ends,
+         "start": [e - timedelta(days=cfg.rfm_lookback_days) for e in ends],
+         "new_since": [e - timedelta(days=cfg.rfm_new_days) for e in ends]},
+        schema={"period": "string", "s": "timestamp('UTC')", "start": "timestamp('UTC')",
+                "new_since": "timestamp('UTC')"})
+    o = src.paid_orders
+    first = o.group_by(fid=o.consumer_id).aggregate(first_paid_at=o.paid_at.min())
+
+    w = o.select("consumer_id", "paid_at", "amount").cross_join(pt)
+    w = w.filter((w.paid_at >= w.start) & (w.paid_at < w.s))
+    b = w.group_by(["period", "consumer_id"]).aggregate(
+        s=w.s.max(), new_since=w.new_since.max(),
+        last_paid_at=w.paid_at.max(),
+        frequency=w.paid_at.date().nunique().cast("int64"),
+        monetary=w.amount.sum(),
+    )
+    b = b.join(first, b.consumer_id == first.fid).drop("fid")
+    b = b.mutate(recency_days=b.s.date().delta(b.last_paid_at.date(), unit="day")
+                 .cast("int64"))
+    by = [b.period]
+    b = b.mutate(
+        r=_score(b, b.recency_days.desc(), by=by),
+        f=_score(b, b.frequency, by=by),
+        m=_score(b, b.monetary, by=by),
+    )
+    return b.select("period", "consumer_id", "recency_days", "frequency", "monetary",
+                    "first_paid_at", "last_paid_at", "r", "f", "m",
+                    segment=_segment(cfg, b, b.new_since))
+
+
+def rfm_period_segments(table: ibis.Table) -> ibis.Table:
+    """:func:`rfm_segments` of an :func:`rfm_periods` table, per period: ``(period, segment,
+    buyers, monetary, gmv_share)``."""
+    total = table.group_by(tp="period").aggregate(total=table.monetary.sum())
+    g = table.group_by(["period", "segment"]).aggregate(buyers=table.consumer_id.count(),
+                                                        monetary=table.monetary.sum())
+    g = g.join(total, g.period == total.tp).drop("tp")
+    share = ibis.ifelse(g.total > 0, g.monetary.cast("float64") / g.total.cast("float64"),
+                        None)
+    return g.mutate(gmv_share=share).drop("total")

@@ -90,17 +90,23 @@ class Sources:
     CACHED = ("relationships", "stretches", "islands", "orders", "interactions", "shares",
               "reviews")
     """The inputs :meth:`cached` computes once."""
+    NOT_CACHED = ("consumer_key", "event_id", "content_id", "content_type", "dwell_seconds",
+                  "text", "sku", "coupon_id", "guide_id", "attrs", "_load_id", "_line")
+    """Columns no model reads: :meth:`cached` leaves them out of the kept tables (message
+    text and attributes are most of the bytes of the interactions)."""
 
     @contextmanager
     def cached(self) -> Iterator[Sources]:
         """Sources whose inputs (:data:`CACHED`: the tables joined to OneID, stretches and
-        islands) are computed once and kept in the engine (``Table.cache()``) until the block
-        ends — for work that runs many models over the same data."""
+        islands, without the :data:`NOT_CACHED` columns) are computed once and kept in the
+        engine (``Table.cache()``) until the block ends — for work that runs many models over
+        the same data."""
         c = Sources(self.con, self.settings)
         kept = []
         try:
             for name in self.CACHED:
-                t = getattr(c, name).cache()  # built from the cached inputs before it
+                t = getattr(c, name)  # built from the cached inputs before it
+                t = t.drop(*[k for k in self.NOT_CACHED if k in t.columns]).cache()
                 c.__dict__[name] = t
                 kept.append(t)
             yield c

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ibis
 
 from siyu.models.periods import Period
+from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, periods_table
 
 __all__ = ["tiers", "referee_orders", "TIER_NAMES"]
@@ -58,12 +59,16 @@ def tiers(src: Sources, periods: list[Period]) -> ibis.Table:
     p = periods_table(periods)
     st = src.stretches
 
-    # state at end(P): in the private domain, member
-    at_end = st.cross_join(p)
-    at_end = at_end.filter((at_end.started_at < at_end.p_end)
-                           & (at_end.ended_at.isnull() | (at_end.ended_at >= at_end.p_end)))
-    state = at_end.group_by(["period", "consumer_id"]).aggregate(
-        member=(at_end.field == "membership").any())
+    # state at end(P): in the private domain (an island active: at most one per consumer,
+    # so no aggregate over every active stretch), member (a membership stretch active)
+    isl = src.islands.cross_join(p)
+    private = isl.filter(active_at(isl, isl.p_end)).select("period", "consumer_id")
+    ms = st.filter(st.field == "membership").cross_join(p)
+    ms = ms.filter(active_at(ms, ms.p_end))
+    ms = ms.select(m_period="period", m_id="consumer_id").distinct()
+    state = private.left_join(ms, (private.period == ms.m_period)
+                              & (private.consumer_id == ms.m_id))
+    state = state.select("period", "consumer_id", member=state.m_id.notnull())
 
     # member purchase days in P
     members = st.filter(st.field == "membership")

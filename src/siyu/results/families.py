@@ -60,14 +60,14 @@ class Batch:
     def labels(self) -> list[str]:
         return [str(p) for p in self.periods]
 
-    def community(self, p: Period) -> dict:
-        """:func:`siyu.models.community.community` of ``p``, built once per batch."""
-        from siyu.models.community import community
+    def community(self) -> dict:
+        """:func:`siyu.models.community.community_periods` of the batch, built once."""
+        from siyu.models.community import community_periods
 
-        if p not in self._community:
-            self._community[p] = community(self.src, p,
-                                           keep=self._kept if self.keep else None)
-        return self._community[p]
+        if not self._community:
+            self._community.update(community_periods(
+                self.src, self.periods, keep=self._kept if self.keep else None))
+        return self._community
 
     def release(self) -> None:
         """Drop the engine tables cached for the batch."""
@@ -231,33 +231,22 @@ def _cohorts(b: Batch) -> pa.Table:
 
 # -- RFM (§9) and churn (§10) at end(P) ----------------------------------------------------
 
-def _each_period(b: Batch, one: Callable[[Period], ibis.Table]) -> pa.Table:
-    parts = [one(p).mutate(period=ibis.literal(str(p))) for p in b.periods]
-    t = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return _arrow(t.relocate("period"))
-
-
 def _rfm(b: Batch) -> pa.Table:
-    from siyu.models.rfm import rfm, rfm_segments
+    from siyu.models.rfm import rfm_period_segments, rfm_periods
 
-    def one(p: Period) -> ibis.Table:
-        s = rfm_segments(rfm(b.src, p.end_utc))
-        return s.select("segment", buyers=s.buyers.cast("int64"),
-                        monetary=s.monetary.cast("decimal(18, 2)"), gmv_share=s.gmv_share)
-
-    return _each_period(b, one)
+    s = rfm_period_segments(rfm_periods(b.src, b.periods))
+    return _arrow(s.select("period", "segment", buyers=s.buyers.cast("int64"),
+                           monetary=s.monetary.cast("decimal(18, 2)"),
+                           gmv_share=s.gmv_share))
 
 
 def _churn(b: Batch) -> pa.Table:
-    from siyu.models.churn import churn_summary
+    from siyu.models.churn import churn_summaries
 
-    def one(p: Period) -> ibis.Table:
-        c = churn_summary(b.src, p.end_utc)
-        return c.select(*[c[k].cast("int64").name(k) for k in
-                          ("private", "high_risk", "no_engaged", "unread_message", "no_view")],
-                        rate=c.rate)
-
-    return _each_period(b, one)
+    c = churn_summaries(b.src, b.periods)
+    return _arrow(c.select("period", *[c[k].cast("int64").name(k) for k in
+                                       ("private", "high_risk", "no_engaged",
+                                        "unread_message", "no_view")], rate=c.rate))
 
 
 # -- community (§11) -----------------------------------------------------------------------
@@ -270,32 +259,29 @@ def _community(b: Batch) -> pa.Table:
     """Every level of :func:`siyu.models.community.community` in one table: ``level``
     (overall, by_type, by_store, groups) and ``key`` (group type, store id or group id; empty
     for overall), then the level's counts and rates (null where a level has no such column)."""
+    out = b.community()
     frames = []
-    for p in b.periods:
-        out = b.community(p)
-        for level, key in _LEVELS.items():
-            t = out[level]
-            k = ibis.literal("") if key is None else t[key].fill_null("").cast("string")
-            extra = [c for c in ("name", "group_type", "store_id") if c in t.columns
-                     and c != key]
-            t = t.drop(*extra).mutate(period=ibis.literal(str(p)), level=ibis.literal(level),
-                                      key=k)
-            if key is not None:
-                t = t.drop(key)
-            frames.append(t.to_pyarrow())
+    for level, key in _LEVELS.items():
+        t = out[level]
+        k = ibis.literal("") if key is None else t[key].fill_null("").cast("string")
+        extra = [c for c in ("name", "group_type", "store_id") if c in t.columns
+                 and c != key]
+        t = t.drop(*extra).mutate(level=ibis.literal(level), key=k)
+        if key is not None:
+            t = t.drop(key)
+        frames.append(t.to_pyarrow())
     return _concat(frames)
 
 
 def _community_joins(b: Batch) -> pa.Table:
+    joins = b.community()["joins"]
     frames = []
-    for p in b.periods:
-        joins = b.community(p)["joins"]
-        for level, key in _LEVELS.items():
-            t = joins[level]
-            k = ibis.literal("") if key is None else t[key].fill_null("").cast("string")
-            t = t.select(period=ibis.literal(str(p)), level=ibis.literal(level), key=k,
-                         source=t.source, joins=t.joins.cast("int64"))
-            frames.append(t.to_pyarrow())
+    for level, key in _LEVELS.items():
+        t = joins[level]
+        k = ibis.literal("") if key is None else t[key].fill_null("").cast("string")
+        t = t.select("period", level=ibis.literal(level), key=k,
+                     source=t.source, joins=t.joins.cast("int64"))
+        frames.append(t.to_pyarrow())
     return _concat(frames)
 
 

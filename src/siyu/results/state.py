@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from siyu.schema import TABLES
 from siyu.warehouse import scalar
 
-__all__ = ["STATE", "State", "EVERYTHING", "fingerprint", "read_state", "write_state",
+__all__ = ["METRIC_SETTINGS", "STATE", "State", "EVERYTHING", "fingerprint", "read_state", "write_state",
            "load_watermark", "dirty_since", "data_range"]
 
 STATE = "metrics_state"
@@ -46,9 +46,16 @@ _STATE_DDL = f"""CREATE TABLE IF NOT EXISTS {STATE} (
     computed_at TIMESTAMPTZ NOT NULL
 )"""
 
-# settings that cannot change a metric (paths, resources, OneID's own inputs)
-_NOT_METRIC = {"brand_name", "warehouse_backend", "warehouse_path", "ops_url", "memory_limit",
-               "threads", "import_batch_rows", "metrics_batch_periods"}
+# the settings the metric models read (tests/results/test_state_settings.py checks that every
+# setting read under siyu/models and siyu/results is listed); other settings (journeys,
+# channels, paths, resources…) never make stored results stale
+METRIC_SETTINGS = frozenset({
+    "timezone", "propagation_window_days", "propagation_reviews",
+    "propagation_review_min_rating", "clv_window_days", "clv_basis", "rfm_lookback_days",
+    "rfm_new_days", "rfm_loyal_min_score", "rfm_warning_max_r", "rfm_warning_min_fm",
+    "rfm_potential_min_r", "churn_no_engaged_days", "churn_unread_hours", "churn_no_view_days",
+    "retention_days", "group_capacity",
+})
 _NO_EVENT_TIME = ("stores", "guides", "touchpoints")
 _IGNORED = ("consumers", "identity_links")  # read by no metric; OneID's effect is in the map
 
@@ -67,7 +74,7 @@ def fingerprint(settings) -> str:
     and siyu's version."""
     from siyu import __version__
 
-    values = {k: v for k, v in settings.model_dump(mode="json").items() if k not in _NOT_METRIC}
+    values = {k: v for k, v in settings.model_dump(mode="json").items() if k in METRIC_SETTINGS}
     blob = json.dumps([SCHEMA_VERSION, __version__, values], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
