@@ -4,9 +4,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup java postgres demo test lint fmt bench bench-10m docs clean
+.PHONY: setup java postgres chromium demo test lint fmt bench bench-10m docs clean
 
-setup: $(STAMP) java postgres
+setup: $(STAMP) java postgres chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ postgres:
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
+
+## the console tests (tests/web) drive Debian's chromium with Playwright: installed only when missing
+## (with a small CJK font, so that screenshots show the Chinese text)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "no chromium on PATH: installing Debian's chromium (for the console tests)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei; }
 
 ## generate a realistic brand into ./demo, import it, resolve identities, print a summary
 demo: setup

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["Settings", "load_settings", "write_settings", "SETTINGS_FILE"]
@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     cycle_prior_days: float = Field(default=2.0, ge=0)
     """Purchase cycles (`siyu clv cycles`): weight, in intervals, of the category's median
     interval beside a consumer's own mean interval (0 = own mean only)."""
+    tag_text_window_days: int = Field(default=30, ge=1, le=3650)
+    """Text tags (`siyu tag compute`): a chat message counts for a scenario tag when written
+    in this many days before the snapshot, unless the tag sets its own `window`."""
+    tag_profiling_consent: bool = True
+    """Tags (§12): a consumer whose latest `profiling` consent event (channel `all`) is a
+    revocation gets no rule, model or text tag; false = compute tags regardless."""
+    tag_lexicon: str = ""
+    """Text tags: the brand's chat lexicon (TOML, the format of `siyu tag eval --lexicon`)
+    merged over the built-in one, relative to the workspace; empty = built-in only."""
     rfm_lookback_days: int = Field(default=365, ge=1)
     """RFM lookback (§9): paid orders in the days before the snapshot."""
     rfm_new_days: int = Field(default=30, ge=1)
@@ -118,6 +127,137 @@ class Settings(BaseSettings):
     metrics_batch_periods: int = Field(default=6, ge=1)
     """Periods `siyu metrics compute` computes together: more is faster (shared work) but
     holds every consumer's tier for each of them in the engine at once."""
+    export_unmasked_allowed: bool = False
+    """Whether `siyu audience export --unmasked` may write phone numbers in full (§12); off,
+    phones are always masked (`138****1234`). Every export is in the audit log either way."""
+    web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    """Console sessions (`siyu serve`): hours a login stays valid."""
+    web_event_batch_rows: int = Field(default=5_000, ge=1)
+    """Event API (`POST /api/v1/events/{table}`): with `web_event_wait_ms` > 0, a request
+    stops waiting for company once this many rows of its table are queued."""
+    web_event_wait_ms: int = Field(default=0, ge=0, le=10_000)
+    """Event API: the longest a posted batch waits for others to share its micro-batch (one
+    import run); 0 = no wait (batches posted while a load runs share the next one anyway)."""
+
+    guide_daily_invites: int = Field(default=40, ge=1)
+    """Friend invitations a shopping guide is given per brand-local day (§13: a guide adds at
+    most 40 new friends a day); invitation tasks beyond it wait for the next day with room,
+    and the deferral is recorded."""
+    task_pool_guides: list[str] = []
+    """Guides who take the tasks of consumers with no guide and no store guide (the pool),
+    fewest open tasks first; empty = such tasks wait unassigned (`siyu task list
+    --unassigned`)."""
+    task_due_days: int = Field(default=3, ge=0)
+    """Days a guide task created by an HQ rule has before it is due (a rule may say
+    otherwise)."""
+    task_expire_days: int = Field(default=7, ge=0)
+    """An open guide task this many days past its due time expires at the next
+    `siyu task generate`."""
+
+    # -- journeys (issue 6; docs/journeys.md)
+    cap_per_channel_day: int = Field(default=1, ge=0)
+    """Frequency cap (§13): marketing messages one consumer may get per channel per
+    brand-local day; a journey send beyond it is suppressed (`cap_channel_day`)."""
+    cap_per_week: int = Field(default=3, ge=0)
+    """Frequency cap (§13): marketing messages one consumer may get over all channels per ISO
+    week (brand time); beyond it a send is suppressed (`cap_week`)."""
+    quiet_hours_start: str = "21:30"
+    """Quiet hours start (§13, brand time HH:MM): a journey send due from here …"""
+    quiet_hours_end: str = "08:30"
+    """… until here waits for this time of the morning (equal start and end: no quiet
+    hours)."""
+    consent_model: Literal["opt_out", "opt_in"] = "opt_out"
+    """Consent for `marketing` sends (§12): `opt_out` = allowed unless revoked for the channel
+    (or all); `opt_in` = only with a grant on record."""
+    journey_batch: int = Field(default=500, ge=1)
+    """Enrolments one engine transaction advances (claimed together, written together)."""
+    journey_lease_seconds: int = Field(default=60, ge=1)
+    """How long a worker's claim on a batch of enrolments lasts; a worker that dies holding
+    it delays those enrolments by at most this."""
+    journey_trigger_lookback_hours: int = Field(default=48, ge=0)
+    """Real clock (`siyu worker`): a row imported late enters an event-triggered journey at
+    its event time when that is at most this many hours before the trigger cursor, else when
+    the worker reads it (event triggers follow the imports, each row read once); audience
+    triggers re-read this window."""
+    worker_interval_seconds: float = Field(default=5.0, gt=0)
+    """`siyu worker`: seconds between engine passes when there was nothing to do."""
+
+    # -- channels (issue 7; docs/channels.md). Secrets are SecretStr: never logged or printed.
+    wecom_corp_id: str = ""
+    """WeCom (企业微信) corp id (企业ID); also the receive id of callback encryption."""
+    wecom_secret: SecretStr = SecretStr("")
+    """Secret of the WeCom customer-contact (客户联系) app, for `gettoken`."""
+    wecom_callback_token: SecretStr = SecretStr("")
+    """Token of the WeCom callback URL (signs `msg_signature`)."""
+    wecom_encoding_aes_key: SecretStr = SecretStr("")
+    """EncodingAESKey of the WeCom callback URL (43 characters; AES-256 key of the events)."""
+    wecom_base_url: str = "https://qyapi.weixin.qq.com"
+    """WeCom server API base URL (tests point it at a local fake)."""
+    wecom_tag_map: dict[str, str] = {}
+    """siyu tag → WeCom corp tag id (企业标签 tag_id), used by `mark_tag` sends."""
+    wechat_app_id: str = ""
+    """Official account (公众号) AppID, for template messages."""
+    wechat_app_secret: SecretStr = SecretStr("")
+    """Official account AppSecret."""
+    wechat_callback_token: SecretStr = SecretStr("")
+    """Token of the official account's server URL (服务器配置), /callbacks/wechat: signs
+    `signature` and, in safe mode, `msg_signature`."""
+    wechat_encoding_aes_key: SecretStr = SecretStr("")
+    """EncodingAESKey of the official account's server URL (43 characters), for safe mode
+    (安全模式) events; empty = plaintext mode only."""
+    miniprogram_app_id: str = ""
+    """Mini-program (小程序) AppID, for subscription messages."""
+    miniprogram_app_secret: SecretStr = SecretStr("")
+    """Mini-program AppSecret."""
+    miniprogram_state: Literal["developer", "trial", "formal"] = "formal"
+    """Which mini-program version a subscription message opens."""
+    wechat_base_url: str = "https://api.weixin.qq.com"
+    """WeChat (official account and mini-program) API base URL (tests point it at a fake)."""
+    sms_provider: Literal["tencent"] = "tencent"
+    """SMS provider; `tencent` = Tencent Cloud SMS API 3.0 (SendSms, TC3-HMAC-SHA256)."""
+    sms_secret_id: SecretStr = SecretStr("")
+    """Tencent Cloud SecretId."""
+    sms_secret_key: SecretStr = SecretStr("")
+    """Tencent Cloud SecretKey."""
+    sms_sdk_app_id: str = ""
+    """SMS SdkAppId (短信应用 ID)."""
+    sms_sign_name: str = ""
+    """SMS signature (短信签名), e.g. the brand name as approved."""
+    sms_region: str = "ap-guangzhou"
+    """Tencent Cloud region of the SMS API."""
+    sms_endpoint: str = "https://sms.tencentcloudapi.com"
+    """SMS API endpoint (tests point it at a fake)."""
+    webhook_url: str = ""
+    """Default URL of the `webhook` channel (a message may carry its own `url`)."""
+    webhook_secret: SecretStr = SecretStr("")
+    """HMAC-SHA256 key of the `X-Siyu-Signature` header of webhook calls."""
+    webhook_batch_size: int = Field(default=1, ge=1, le=1000)
+    """Messages per webhook POST: 1 = one call per message; more = `{"messages": [...]}`
+    batches (the receiver must accept them; docs/channels.md)."""
+    channel_test_recipients: dict[str, str] = {}
+    """Recipient of `siyu channels test CHANNEL` per channel (external_userid, chat id,
+    openid, phone, URL); key `guide` = the WeCom userid of the sending guide."""
+    channel_concurrency: dict[str, int] = {}
+    """Requests a channel may have in flight at once (default 4; file and console 1)."""
+    channel_timeout_seconds: float = Field(default=10.0, gt=0)
+    """HTTP timeout of one provider call; a timeout is a transient error (retried)."""
+    dispatch_batch: int = Field(default=500, ge=1)
+    """Outbox rows a dispatcher claims at once."""
+    dispatch_lease_seconds: int = Field(default=300, ge=5)
+    """A claimed row whose dispatcher died is claimed again after this many seconds; its
+    earlier attempt is then *in doubt* (resolved with the provider, or resent where the
+    provider deduplicates)."""
+    dispatch_max_attempts: int = Field(default=8, ge=1)
+    """Attempts before a message with transient errors is dead-lettered."""
+    dispatch_backoff_seconds: float = Field(default=30.0, gt=0)
+    """First retry delay; doubles per attempt, with jitter (50–100 % of the delay)."""
+    dispatch_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    """Longest retry delay."""
+    callback_window_seconds: int = Field(default=300, ge=10)
+    """WeCom and official-account callbacks whose timestamp is further than this from now are
+    rejected (replay)."""
+    outbox_dir: str = "outbox"
+    """Folder (relative to the workspace) the `file` channel appends JSON lines to."""
 
     @field_validator("timezone")
     @classmethod

@@ -62,3 +62,17 @@ def test_evaluate_accepts_a_list_and_counts_exactly():
     }  # fmt: skip
     assert r["scenarios"]["price_sensitive"]["fp"] == 1
     assert len(r["errors"]) == 2
+
+
+def test_blind_set_shape():
+    """The blind holdout (docs/tags.md) ships whole: 280 messages, 30±1 per label."""
+    from collections import Counter
+    from importlib import resources
+
+    path = resources.files("siyu.tags.text").joinpath("eval/blind_v2.jsonl")
+    rows = load_dataset(str(path))
+    assert len(rows) == 280 and len({r["id"] for r in rows}) == 280
+    assert {r["split"] for r in rows} == {"holdout"}
+    labels = Counter(label for r in rows for label in r["labels"])
+    assert set(labels) == set(SCENARIOS) and all(29 <= n <= 31 for n in labels.values())
+    assert sum(1 for r in rows if not r["labels"]) == 107

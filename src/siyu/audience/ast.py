@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = ["Node", "Term", "And", "Or", "Not", "Compare", "TagTerm", "InField", "InAudience",
-           "EventAgg", "Scalar", "Value", "Op", "OPS", "Unit", "UNIT_DAYS"]
+           "EventAgg", "EventFilter", "Scalar", "Value", "Op", "OPS", "Unit", "UNIT_DAYS"]
 
 Scalar = int | float | str
 Value = Scalar | tuple[Scalar, ...]
@@ -76,14 +76,26 @@ class InAudience:
 
 
 @dataclass(frozen=True)
+class EventFilter:
+    """``name op value`` inside an event aggregate: only events that satisfy it are counted
+    (``category = "抗衰老"``, ``dwell >= 180``)."""
+
+    name: str
+    op: Op
+    value: Value
+
+
+@dataclass(frozen=True)
 class EventAgg:
-    """``kind(last n unit) op value``: a count or sum of events in the window before as_of."""
+    """``kind(last n unit[, filter…]) op value``: a count or sum of the events in the window
+    before as_of that satisfy every filter."""
 
     kind: str
     n: int
     unit: Unit
     op: Op
     value: int | float
+    filters: tuple[EventFilter, ...] = ()
 
     @property
     def days(self) -> int:

@@ -13,8 +13,10 @@ Every term is evaluated at ``as_of``, a brand-local day; the instant is the end 
 - attributes (``city``, ``province``, ``gender``, ``birthday_month``): the latest ``consumers``
   row over all the consumer's keys (by import run, then line); a missing value matches nothing.
 - ``in_field(field[, field_ref])``: a relationship active at the instant (§4).
-- event aggregates ``kind(last N) op x``: events in ``[instant − N days, instant)``; a consumer
-  with no event has 0, so ``orders(last 30d) = 0`` includes every consumer without one.
+- event aggregates ``kind(last N[, filter…]) op x``: events in ``[instant − N days, instant)``
+  that pass every filter (:func:`event_rows`); a consumer with no event has 0, so
+  ``orders(last 30d) = 0`` includes every consumer without one. Order filters on ``category``
+  or ``sku`` look at the order's lines (:func:`event_values`).
 - ``tag`` and ``in_audience``: the tables ``tag_values(consumer_id, tag, value)`` and
   ``audience_members(audience, consumer_id)``; :class:`AudienceNotReady` while they do not exist.
 - ``not x``: the consumers in ``identity_map`` that are not in ``x``.
@@ -50,11 +52,15 @@ from siyu.models.sources import Sources
 from siyu.schema import ENGAGED_TYPES, VISIT_TYPES
 
 __all__ = ["compile_audience", "AudienceNotReady", "TAG_VALUES", "AUDIENCE_MEMBERS",
-           "PREDICTIONS"]
+           "PREDICTIONS", "event_rows", "event_values", "term_values", "ZERO_TERMS",
+           "latest_attributes", "ATTRIBUTE_TERMS"]
 
 TAG_VALUES = "tag_values"
 AUDIENCE_MEMBERS = "audience_members"
 PREDICTIONS = "clv_predictions"
+
+ZERO_TERMS = ("tier",)
+"""Comparison terms whose missing value is 0 (consumers outside the private domain)."""
 
 _PY_OPS: dict[str, Callable] = {"=": operator.eq, "!=": operator.ne, "<": operator.lt,
                                 "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -82,6 +88,7 @@ def _zero_matches(op: str, value: Value) -> bool:
 class _Compiler:
     src: Sources
     as_of: date
+    tag_table: str = TAG_VALUES
 
     @cached_property
     def instant(self) -> datetime:
@@ -133,7 +140,7 @@ class _Compiler:
         if isinstance(n, Not):
             return self.universe.difference(self.node(n.item))
         if isinstance(n, Compare):
-            return getattr(self, f"term_{n.term}", self.attribute)(n)
+            return self.where(self.values(n.term), n.op, n.value, zero=n.term in ZERO_TERMS)
         if isinstance(n, EventAgg):
             return self.event(n)
         if isinstance(n, InField):
@@ -144,35 +151,38 @@ class _Compiler:
             return self.in_audience(n)
         raise TypeError(f"not an audience node: {n!r}")
 
-    def term_tier(self, n: Compare) -> ibis.Table:
+    def values(self, term: str) -> ibis.Table:
+        """``(consumer_id, v)``: comparison term ``term``'s value of every consumer who has
+        one (tier: consumers outside the private domain have no row; they count as 0)."""
+        return getattr(self, f"values_{term}", self.attribute_values)(term)
+
+    def values_tier(self, _term: str) -> ibis.Table:
         from siyu.models.tiers import tiers
 
         period = to_date(self.as_of, "month", self.src.settings.zone)
         t = tiers(self.src, [period])  # type: ignore[list-item]
-        return self.where(t.select("consumer_id", v=t.tier.cast("int64")), n.op, n.value,
-                          zero=True)
+        return t.select("consumer_id", v=t.tier.cast("int64"))
 
-    def term_rfm(self, n: Compare) -> ibis.Table:
+    def values_rfm(self, _term: str) -> ibis.Table:
         from siyu.models.rfm import rfm
 
         t = rfm(self.src, self.instant)
-        return self.where(t.select("consumer_id", v=t.segment), n.op, n.value)
+        return t.select("consumer_id", v=t.segment)
 
     def _predictions(self) -> ibis.Table:
         return self.need(PREDICTIONS, "尚无 CLV 预测（表 {t}）；请先运行 `siyu clv fit` 和 "
                          "`siyu clv predict`", "no CLV predictions (table {t}) yet; run "
                          "`siyu clv fit` and `siyu clv predict` first")
 
-    def term_churn_decile(self, n: Compare) -> ibis.Table:
+    def values_churn_decile(self, _term: str) -> ibis.Table:
         p = self._predictions()
-        return self.where(p.select("consumer_id", v=p.churn_decile.cast("int64")), n.op,
-                          n.value)
+        return p.select("consumer_id", v=p.churn_decile.cast("int64"))
 
-    def term_clv_decile(self, n: Compare) -> ibis.Table:
+    def values_clv_decile(self, _term: str) -> ibis.Table:
         p = self._predictions()
         rank0 = ibis.rank().over(order_by=p.total)  # min rank of ties, 0-based
         decile = (rank0 * 10) // p.consumer_id.count().over() + 1
-        return self.where(p.select("consumer_id", v=decile.cast("int64")), n.op, n.value)
+        return p.select("consumer_id", v=decile.cast("int64"))
 
     @cached_property
     def attributes(self) -> ibis.Table:
@@ -183,31 +193,12 @@ class _Compiler:
         c = c.mutate(rn=ibis.row_number().over(w))
         return c.filter(c.rn == 0)
 
-    def attribute(self, n: Compare) -> ibis.Table:
+    def attribute_values(self, term: str) -> ibis.Table:
         a = self.attributes
-        v = a.birthday.month() if n.term == "birthday_month" else a[n.term]
-        return self.where(a.select("consumer_id", v=v), n.op, n.value)
+        return a.select("consumer_id", v=_attribute(a, term))
 
     def event(self, n: EventAgg) -> ibis.Table:
-        end = ibis.literal(self.instant)
-        start = ibis.literal(self.instant - timedelta(days=n.days))
-        if n.kind in ("orders", "gmv", "purchase_days"):
-            t, at = self.src.paid_orders, "paid_at"
-        elif n.kind == "shares":
-            t, at = self.src.shares, "occurred_at"
-        else:
-            t, at = self.src.interactions, "occurred_at"
-            types = {"visits": VISIT_TYPES, "engagements": ENGAGED_TYPES,
-                     "messages": ("message",), "views": ("view",)}[n.kind]
-            t = t.filter(t.type.isin(list(types)))
-        t = t.filter((t[at] >= start) & (t[at] < end))
-        if n.kind == "gmv":
-            v = t.amount.sum().cast("float64")
-        elif n.kind == "purchase_days":
-            v = t.paid_at.date().nunique()
-        else:
-            v = t.count()
-        agg = t.group_by("consumer_id").aggregate(v=v)
+        agg = event_values(self.src, n, self.instant)
         return self.where(agg, n.op, n.value, zero=True)
 
     def in_field(self, n: InField) -> ibis.Table:
@@ -218,7 +209,7 @@ class _Compiler:
         return self.ids(st.filter(cond))
 
     def tag(self, n: TagTerm) -> ibis.Table:
-        t = self.need(TAG_VALUES, "标签尚未计算（表 {t} 不存在）；请先运行 `siyu tag compute`",
+        t = self.need(self.tag_table, "标签尚未计算（表 {t} 不存在）；请先运行 `siyu tag compute`",
                       "tags are not computed yet (no table {t}); run `siyu tag compute` first")
         cond = t.tag == n.name
         if n.value is not None:
@@ -232,9 +223,95 @@ class _Compiler:
         return self.ids(t.filter(t.audience == n.name))
 
 
-def compile_audience(src: Sources, tree: Node, as_of: date) -> ibis.Table:
+ORDER_KINDS = ("orders", "gmv", "purchase_days")
+ITEM_FILTERS = ("category", "sku")
+_FILTER_COLUMNS = {"dwell": "dwell_seconds"}
+
+
+def _filter_value(t: ibis.Table, name: str) -> ibis.Value:
+    """The column an event filter reads (``category`` of an interaction is the ``category``
+    key of its ``attrs``: siyu has no content catalogue)."""
+    if name == "category" and "category" not in t.columns:
+        return t.attrs.cast("json")["category"].str
+    return t[_FILTER_COLUMNS.get(name, name)]
+
+
+def event_rows(src: Sources, n: EventAgg, instant: datetime) -> tuple[ibis.Table, str]:
+    """The events ``n`` counts: rows of paid orders (joined to their matching order lines
+    when ``n`` filters on category or sku), shares or interactions in ``[instant − window,
+    instant)`` that pass every filter; and the name of their time column."""
+    end = ibis.literal(instant)
+    start = ibis.literal(instant - timedelta(days=n.days))
+    if n.kind in ORDER_KINDS:
+        t, at = src.paid_orders, "paid_at"
+    elif n.kind == "shares":
+        t, at = src.shares, "occurred_at"
+    else:
+        t, at = src.interactions, "occurred_at"
+        types = {"visits": VISIT_TYPES, "engagements": ENGAGED_TYPES,
+                 "messages": ("message",), "views": ("view",)}[n.kind]
+        t = t.filter(t.type.isin(list(types)))
+    t = t.filter((t[at] >= start) & (t[at] < end))
+    own = [f for f in n.filters if f.name not in ITEM_FILTERS or n.kind not in ORDER_KINDS]
+    for f in own:
+        t = t.filter(_matches(_filter_value(t, f.name), f.op, f.value))
+    items = [f for f in n.filters if f not in own]
+    if items:
+        li = src.table("order_items")
+        for f in items:
+            li = li.filter(_matches(li[f.name], f.op, f.value))
+        li = li.select(li.order_id, line_category=li.category, line_sku=li.sku,
+                       line_value=li.quantity * li.unit_price)
+        t = t.join(li, "order_id")
+    return t, at
+
+
+def event_values(src: Sources, n: EventAgg, instant: datetime) -> ibis.Table:
+    """``(consumer_id, v)``: the count or sum of :func:`event_rows` per consumer who has any.
+    With a category or sku filter, ``orders`` counts orders holding a matching line and
+    ``gmv`` sums the matching lines (quantity × unit_price): an order's amount is not split
+    by line."""
+    t, at = event_rows(src, n, instant)
+    lines = "line_value" in t.columns
+    if n.kind == "gmv":
+        v = (t.line_value if lines else t.amount).sum().cast("float64")
+    elif n.kind == "purchase_days":
+        v = t[at].date().nunique()
+    elif n.kind == "orders" and lines:
+        v = t.order_id.nunique()
+    else:
+        v = t.count()
+    return t.group_by("consumer_id").aggregate(v=v)
+
+
+ATTRIBUTE_TERMS = ("gender", "city", "province", "birthday_month")
+
+
+def _attribute(a: ibis.Table, term: str) -> ibis.Value:
+    return a.birthday.month() if term == "birthday_month" else a[term]
+
+
+def latest_attributes(src: Sources) -> ibis.Table:
+    """``(consumer_id, gender, city, province, birthday_month)``: every consumer's attributes
+    as the attribute terms read them (one query for all four; the index and exports use it)."""
+    a = _Compiler(src, date.min).attributes
+    return a.select("consumer_id", **{t: _attribute(a, t) for t in ATTRIBUTE_TERMS})
+
+
+def term_values(src: Sources, term: str, as_of: date) -> ibis.Table:
+    """``(consumer_id, v)``: the value of comparison term ``term`` (tier, rfm, deciles,
+    attributes) per consumer at the end of ``as_of``, as ``term op value`` compares it; tier
+    has no row for consumers outside the private domain (:data:`ZERO_TERMS`: they are 0).
+    The bitmap index (:mod:`siyu.audience.index`) is built from these."""
+    return _Compiler(src, as_of).values(term)
+
+
+def compile_audience(src: Sources, tree: Node, as_of: date, *,
+                     tag_table: str = TAG_VALUES) -> ibis.Table:
     """A table ``(consumer_id)``, one row per consumer in the audience ``tree`` at the end of
-    local day ``as_of``. Raises :class:`AudienceNotReady` when a term's table is missing."""
-    c = _Compiler(src, as_of)
+    local day ``as_of``. Raises :class:`AudienceNotReady` when a term's table is missing.
+    ``tag_table`` is where ``tag(…)`` terms look (``siyu tag compute`` points rule tags at the
+    table it is building)."""
+    c = _Compiler(src, as_of, tag_table)
     _ = c.universe  # identities must be resolved
     return c.node(tree)

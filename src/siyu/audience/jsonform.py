@@ -4,7 +4,8 @@ Shapes (every object has exactly the keys shown; ``?`` marks an optional one)::
 
     {"and": [node, node, …]}            {"or": [node, node, …]}         {"not": node}
     {"term": "tier", "op": ">=", "value": 3}      ("in": "value" is a list)
-    {"event": "orders", "window": "90d", "op": ">=", "value": 2}
+    {"event": "orders", "window": "90d", "op": ">=", "value": 2,
+     "where"?: [{"filter": "category", "op": "=", "value": "护肤"}, …]}
     {"tag": "抗衰老需求", "value"?: "…"}
     {"in_field": "group_chat", "field_ref"?: "g-001"}
     {"in_audience": "…"}
@@ -22,6 +23,7 @@ from siyu.audience.ast import (
     And,
     Compare,
     EventAgg,
+    EventFilter,
     InAudience,
     InField,
     Node,
@@ -29,7 +31,13 @@ from siyu.audience.ast import (
     Or,
     TagTerm,
 )
-from siyu.audience.terms import TermError, check_compare, check_event, check_field
+from siyu.audience.terms import (
+    TermError,
+    check_compare,
+    check_event,
+    check_field,
+    check_filter,
+)
 from siyu.errors import UsageError
 from siyu.i18n import tr
 
@@ -58,8 +66,13 @@ def to_json(node: Node) -> dict[str, Any]:
         v = list(node.value) if isinstance(node.value, tuple) else node.value
         return {"term": node.term, "op": node.op, "value": v}
     if isinstance(node, EventAgg):
-        return {"event": node.kind, "window": f"{node.n}{node.unit}", "op": node.op,
-                "value": node.value}
+        out = {"event": node.kind, "window": f"{node.n}{node.unit}", "op": node.op,
+               "value": node.value}
+        if node.filters:
+            out["where"] = [{"filter": f.name, "op": f.op,
+                             "value": list(f.value) if isinstance(f.value, tuple) else f.value}
+                            for f in node.filters]
+        return out
     if isinstance(node, TagTerm):
         return {"tag": node.name} | ({} if node.value is None else {"value": node.value})
     if isinstance(node, InField):
@@ -73,7 +86,7 @@ def to_json(node: Node) -> dict[str, Any]:
 _SHAPES: dict[str, tuple[set[str], set[str]]] = {
     "and": ({"and"}, set()), "or": ({"or"}, set()), "not": ({"not"}, set()),
     "term": ({"term", "op", "value"}, set()),
-    "event": ({"event", "window", "op", "value"}, set()),
+    "event": ({"event", "window", "op", "value"}, {"where"}),
     "tag": ({"tag"}, {"value"}),
     "in_field": ({"in_field"}, {"field_ref"}),
     "in_audience": ({"in_audience"}, set()),
@@ -86,6 +99,27 @@ def _string(doc: dict, key: str, path: str) -> str:
     if not isinstance(v, str) or not v:
         raise AudienceJSONError(f"{path}.{key}", tr("应为非空字符串", "expected a non-empty string"))
     return v
+
+
+def _filters(doc: dict, kind: str, path: str) -> tuple[EventFilter, ...]:
+    items = doc["where"]
+    if not isinstance(items, list) or not items:
+        raise AudienceJSONError(f"{path}.where", tr(
+            "应为非空的筛选条件列表", "expected a non-empty list of filters"))
+    out = []
+    for i, f in enumerate(items):
+        at = f"{path}.where[{i}]"
+        if not isinstance(f, dict) or set(f) != {"filter", "op", "value"}:
+            raise AudienceJSONError(at, tr(
+                "筛选条件应恰有键 filter、op、value", "a filter has exactly the keys filter, "
+                "op and value"))
+        value = tuple(f["value"]) if isinstance(f["value"], list) else f["value"]
+        try:
+            out.append(check_filter(kind, _string(f, "filter", at), _string(f, "op", at),
+                                    value))
+        except TermError as e:
+            raise AudienceJSONError(at, str(e)) from None
+    return tuple(out)
 
 
 def from_json(doc: Any, path: str = "$") -> Node:
@@ -128,9 +162,11 @@ def from_json(doc: Any, path: str = "$") -> Node:
         if m is None:
             raise AudienceJSONError(f"{path}.window", tr(
                 "时间窗应写作 90d 或 12w", "a window is written like \"90d\" or \"12w\""))
+        kind = _string(doc, "event", path)
+        filters = _filters(doc, kind, path) if "where" in doc else ()
         try:
-            return check_event(_string(doc, "event", path), int(m.group(1)), m.group(2),
-                               _string(doc, "op", path), doc["value"])
+            return check_event(kind, int(m.group(1)), m.group(2),
+                               _string(doc, "op", path), doc["value"], filters)
         except TermError as e:
             raise AudienceJSONError(path, str(e)) from None
     if kind == "tag":

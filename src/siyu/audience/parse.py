@@ -8,10 +8,11 @@ Grammar (EBNF; keywords are case-insensitive, ``且 或 非`` are ``and or not``
     primary  = "(" expr ")" | term ;
     term     = COMPARE_TERM op scalar
              | COMPARE_TERM "in" "[" scalar { "," scalar } "]"
-             | EVENT_KIND "(" [ "last" ] DURATION ")" op NUMBER
+             | EVENT_KIND "(" [ "last" ] DURATION { "," filter } ")" op NUMBER
              | "tag" "(" STRING [ "," STRING ] ")"
              | "in_field" "(" STRING [ "," STRING ] ")"
              | "in_audience" "(" STRING ")" ;
+    filter   = NAME op scalar | NAME "in" "[" scalar { "," scalar } "]" ;
     op       = "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">=" ;
     scalar   = STRING | NUMBER ;
     STRING   = '"' … '"' | "'" … "'" | "“" … "”"   (backslash escapes \\ \" \')
@@ -30,15 +31,17 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from siyu.audience.ast import And, InAudience, InField, Node, Not, Or, Scalar, TagTerm
+from siyu.audience.ast import And, EventFilter, InAudience, InField, Node, Not, Or, Scalar, TagTerm
 from siyu.audience.terms import (
     COMPARE_TERMS,
+    EVENT_FILTERS,
     EVENT_KINDS,
     FUNCTIONS,
     TermError,
     check_compare,
     check_event,
     check_field,
+    check_filter,
     unknown_name,
 )
 from siyu.errors import UsageError
@@ -57,6 +60,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "connective": ("and、or 或表达式结束", "and, or, or the end of the expression"),
     "quote": ("结束引号", "a closing quote"),
     "connective)": ("and、or 或 )", "and, or, or )"),
+    "filter": ("筛选条件（如 category = \"抗衰老\"、dwell >= 180）",
+               "a filter (category = \"抗衰老\", dwell >= 180…)"),
+    ", or ) filter": (", 加筛选条件，或 )", ", and a filter, or )"),
     "(": ("(", "("), ")": (")", ")"), "[": ("[", "["), "]": ("]", "]"), ",": (",", ","),
     ", or )": (", 或 )", ", or )"), ", or ]": (", 或 ]", ", or ]"),
 }
@@ -267,15 +273,34 @@ class _Parser:
         self.take()
         return t, t.value  # type: ignore[return-value]
 
+    def operator(self) -> tuple[Token, str]:
+        """The comparison operator or ``in`` at the current token (not consumed)."""
+        t = self.tok
+        if t.kind == "IN":
+            return t, "in"
+        if t.kind == "OP":
+            return t, str(t.value)
+        raise self.fail(t, "operator")
+
+    def value_list(self, check) -> tuple[Token, tuple[Scalar, ...]]:
+        """``[ scalar { , scalar } ]``, each value passed to ``check(token, value)``; the
+        first value's token and the values."""
+        self.expect("[")
+        values, first = [], self.tok
+        while True:
+            vt, v = self.scalar()
+            check(vt, v)
+            values.append(v)
+            if self.tok.kind == "]":
+                self.take()
+                return first, tuple(values)
+            if self.tok.kind != ",":
+                raise self.fail(self.tok, ", or ]")
+            self.take()
+
     def compare(self, name: Token) -> Node:
         spec = COMPARE_TERMS[name.text]
-        op_tok = self.tok
-        if op_tok.kind == "IN":
-            op = "in"
-        elif op_tok.kind == "OP":
-            op = str(op_tok.value)
-        else:
-            raise self.fail(op_tok, "operator")
+        op_tok, op = self.operator()
         if op not in spec.ops:
             raise self.at(op_tok, tr("{t} 不支持运算符 {op}；可用：{ok}",
                                      "{t} does not take operator {op!r}; use one of {ok}",
@@ -283,22 +308,9 @@ class _Parser:
                           "operator")
         self.take()
         if op == "in":
-            self.expect("[")
-            values, first = [], self.tok
-            while True:
-                vt, v = self.scalar()
-                try:
-                    check_compare(name.text, "=", v)
-                except TermError as e:
-                    raise self.at(vt, str(e), "value") from None
-                values.append(v)
-                if self.tok.kind == "]":
-                    self.take()
-                    break
-                if self.tok.kind != ",":
-                    raise self.fail(self.tok, ", or ]")
-                self.take()
-            return self._compare(first, name.text, "in", tuple(values))
+            first, values = self.value_list(
+                lambda vt, v: self._compare(vt, name.text, "=", v))
+            return self._compare(first, name.text, "in", values)
         vt, v = self.scalar()
         return self._compare(vt, name.text, op, v)
 
@@ -316,7 +328,13 @@ class _Parser:
         if w.kind != "DURATION":
             raise self.fail(w, "window")
         self.take()
-        self.expect(")")
+        filters = []
+        while self.tok.kind == ",":
+            self.take()
+            filters.append(self.event_filter(kind.text))
+        if self.tok.kind != ")":
+            raise self.fail(self.tok, ", or ) filter")
+        self.take()
         op_tok = self.tok
         if op_tok.kind != "OP":
             raise self.fail(op_tok, "operator")
@@ -327,9 +345,40 @@ class _Parser:
         self.take()
         n, unit = w.value  # type: ignore[misc]
         try:
-            return check_event(kind.text, n, unit, str(op_tok.value), vt.value)
+            return check_event(kind.text, n, unit, str(op_tok.value), vt.value,
+                               tuple(filters))
         except TermError as e:
             raise self.at(w, str(e), "window") from None
+
+    def event_filter(self, kind: str) -> EventFilter:
+        """``name op scalar`` or ``name in [..]`` inside an event aggregate."""
+        name = self.tok
+        if name.kind != "IDENT":
+            raise self.fail(name, "filter")
+        if name.text not in EVENT_FILTERS[kind]:
+            try:
+                check_filter(kind, name.text, "=", "")
+            except TermError as e:
+                raise self.at(name, str(e), "filter") from None
+        self.take()
+        op_tok, op = self.operator()
+        if op not in EVENT_FILTERS[kind][name.text].ops:
+            self._filter(op_tok, op_tok, kind, name.text, op, ())
+        self.take()
+        if op != "in":
+            vt, v = self.scalar()
+            return self._filter(op_tok, vt, kind, name.text, op, v)
+        first, values = self.value_list(
+            lambda vt, v: self._filter(op_tok, vt, kind, name.text, "=", v))
+        return self._filter(op_tok, first, kind, name.text, "in", values)
+
+    def _filter(self, op_tok: Token, vt: Token, kind: str, name: str, op: str, value):
+        try:
+            return check_filter(kind, name, op, value)
+        except TermError as e:
+            bad_op = op not in EVENT_FILTERS[kind][name].ops
+            raise self.at(op_tok if bad_op else vt, str(e),
+                          "operator" if bad_op else "value") from None
 
     def call(self, fn: Token) -> Node:
         self.expect("(")

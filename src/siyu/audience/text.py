@@ -8,9 +8,20 @@ that give the same tree back: ``parse(to_text(t)) == t``.
 
 from __future__ import annotations
 
-from siyu.audience.ast import And, Compare, EventAgg, InAudience, InField, Node, Not, Or, TagTerm
+from siyu.audience.ast import (
+    And,
+    Compare,
+    EventAgg,
+    EventFilter,
+    InAudience,
+    InField,
+    Node,
+    Not,
+    Or,
+    TagTerm,
+)
 
-__all__ = ["to_text", "quote"]
+__all__ = ["to_text", "quote", "filter_text"]
 
 _LEVEL = {Or: 1, And: 2, Not: 3}
 
@@ -22,6 +33,13 @@ def quote(s: str) -> str:
 
 def _scalar(v: int | float | str) -> str:
     return quote(v) if isinstance(v, str) else repr(v)
+
+
+def filter_text(f: EventFilter) -> str:
+    """``name op value`` of an event filter (``dwell >= 180``, ``sku in ["a", "b"]``)."""
+    if f.op == "in":
+        return f"{f.name} in [" + ", ".join(_scalar(v) for v in f.value) + "]"  # type: ignore[union-attr]
+    return f"{f.name} {f.op} {_scalar(f.value)}"  # type: ignore[arg-type]
 
 
 def _wrap(child: Node, parent_level: int) -> str:
@@ -56,5 +74,6 @@ def to_text(node: Node) -> str:
     if isinstance(node, InAudience):
         return f"in_audience({quote(node.name)})"
     if isinstance(node, EventAgg):
-        return f"{node.kind}(last {node.n}{node.unit}) {node.op} {_scalar(node.value)}"
+        args = "".join(", " + filter_text(f) for f in node.filters)
+        return f"{node.kind}(last {node.n}{node.unit}{args}) {node.op} {_scalar(node.value)}"
     raise TypeError(f"not an audience node: {node!r}")

@@ -1,4 +1,4 @@
-"""``siyu demo`` (generate → import → resolve → summary) and ``siyu summary``."""
+"""``siyu demo`` (generate → import → resolve → summary → journeys) and ``siyu summary``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,10 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", min=0,
                                       help="Random seed (same seed, same brand).")] = 7,
     as_json: JsonOpt = False,
+    serve: Annotated[bool | None, typer.Option(
+        "--serve/--no-serve", help="End by serving the console on http://127.0.0.1:8000/ with "
+        "a demo login [default: serve when run in a terminal, not in scripts or CI].",
+        show_default=False)] = None,
 ) -> None:
     """Generate a realistic brand into a fresh workspace, import it, resolve identities and
     print what it holds."""
@@ -103,6 +107,9 @@ def demo(
         summary = workspace_summary(ws)
         example = _example_key(ws)
         diagnosis = _last_month_fast(ws, summary)
+        t3 = time.perf_counter()
+        flows = _journeys(ws, summary, quiet)
+        t_j = time.perf_counter() - t3
     finally:
         ws.close()
     imported = {k: sum(r.as_json()[k] for r in results)
@@ -110,8 +117,9 @@ def demo(
     if as_json:
         emit_json({"home": str(directory), "generated": generated, "import": imported,
                    "identity": report, "summary": summary, "fast": diagnosis,
+                   "journeys": flows,
                    "seconds": {"generate": round(t_gen, 1), "import": round(t_imp, 1),
-                               "identity": round(t_id, 1)}})
+                               "identity": round(t_id, 1), "journeys": round(t_j, 1)}})
         return
     _print_summary(summary, {
         tr("导入：读取 / 新增 / 重复 / 拒绝", "import: read / loaded / duplicates / rejected"):
@@ -126,6 +134,8 @@ def demo(
         from siyu.cli.metrics_fast import print_fast
 
         print_fast(diagnosis)
+    if flows:
+        _print_journeys(flows, t_j, directory)
     month = diagnosis["period"] if diagnosis else "2025-12"
     out.print(tr("工作区：{h}\n被拒绝的行见 {r}\n接下来试试：\n  .venv/bin/siyu summary --home {h}\n"
                  "  .venv/bin/siyu consumer show {k} --home {h}\n"
@@ -136,6 +146,72 @@ def demo(
                  "  .venv/bin/siyu metrics gmv --period {m} --home {h}\n"
                  "  .venv/bin/siyu metrics --help",
                  h=directory, r=directory / "rejects", k=example or "KEY", m=month), markup=False)
+    if serve if serve is not None else _interactive():
+        _serve_demo(directory)
+
+
+def _journeys(ws, summary: dict, quiet: bool) -> dict | None:
+    """Step ④: shipped journey templates run by the simulated clock over the last 14 days of
+    the data, messages delivered to the file channel (siyu.demo.journeys)."""
+    from datetime import date
+
+    from siyu.demo.journeys import DEMO_TEMPLATES, run_demo_journeys
+
+    if not summary.get("span"):
+        return None
+    if not quiet:
+        err.print(tr("④ 旅程：部署 {t}，模拟最近 14 天（消息写入文件渠道）",
+                     "④ journeys: deploying {t}, simulating the last 14 days (messages go to "
+                     "the file channel)", t=", ".join(DEMO_TEMPLATES)))
+    with count_progress(tr("旅程", "journeys"), 14, enabled=not quiet) as progress:
+        return run_demo_journeys(ws, date.fromisoformat(summary["span"]["to"]),
+                                 progress=progress)
+
+
+def _print_journeys(f: dict, seconds: float, home: Path) -> None:
+    rt = RichTable(title=tr("旅程（模拟 {a} … {b}）", "journeys (simulated {a} … {b})",
+                            a=f["from"], b=f["until"]), title_justify="left")
+    rt.add_column(tr("旅程", "journey"))
+    rt.add_column(tr("进入", "enrolled"), justify="right")
+    for name, n in f["enrolled"].items():
+        rt.add_row(name, f"{n:,}")
+    out.print(rt)
+    supp = ", ".join(f"{k} {v:,}" for k, v in f["suppressed"].items()) or "0"
+    out.print(tr("消息 {m}（已送达文件渠道 {d}），被拦截：{s}，导购任务 {t}，耗时 {x:.0f} 秒\n"
+                 "查看：\n  .venv/bin/siyu outbox list --home {h}\n"
+                 "  .venv/bin/siyu journey stats {j} --home {h}\n"
+                 "  .venv/bin/siyu task list --home {h}",
+                 "messages {m} (delivered to the file channel {d}), suppressed: {s}, guide "
+                 "tasks {t}, {x:.0f} s\nsee them:\n  .venv/bin/siyu outbox list --home {h}\n"
+                 "  .venv/bin/siyu journey stats {j} --home {h}\n"
+                 "  .venv/bin/siyu task list --home {h}",
+                 m=f"{f['messages']:,}", d=f"{f['delivered']:,}", s=supp, t=f"{f['tasks']:,}",
+                 x=seconds, h=home, j=next(iter(f["enrolled"]))), markup=False)
+
+
+def _interactive() -> bool:
+    """A person at a terminal (not a script, a pipe or CI)."""
+    import os
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+
+
+def _serve_demo(directory: Path) -> None:
+    """Serve the demo brand with a fresh admin login (issue 8)."""
+    import secrets
+
+    from siyu.cli.serve_cmds import run_server
+    from siyu.web.auth import add_user
+
+    password = secrets.token_urlsafe(9)
+    ws = open_workspace(directory)
+    try:
+        add_user(ws.ops, "demo", "admin", password, replace=True)
+    finally:
+        ws.close()
+    run_server(directory, "127.0.0.1", 8000, banner=tr(
+        "登录：用户名 demo，密码 {p}", "login: name demo, password {p}", p=password))
 
 
 def _last_month_fast(ws, summary: dict) -> dict | None:

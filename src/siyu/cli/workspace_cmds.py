@@ -23,6 +23,10 @@ def init(
     from siyu.workspace import Workspace
 
     ws = Workspace.init(directory, brand_name=brand, timezone=timezone)
+    from siyu.tags.definitions import DEFINITIONS_FILE, starter_text
+
+    if not (ws.home / DEFINITIONS_FILE).exists():  # the tag definitions, commented (docs/tags.md)
+        (ws.home / DEFINITIONS_FILE).write_text(starter_text(), encoding="utf-8")
     out.print(tr("已创建工作区 {home}（品牌：{brand}，时区：{tz}）",
                  "workspace created at {home} (brand: {brand}, time zone: {tz})",
                  home=ws.home, brand=ws.settings.brand_name, tz=ws.settings.timezone))

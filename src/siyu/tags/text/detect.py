@@ -26,6 +26,7 @@ from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 
 from siyu.tags.text.lexicon import Lexicon, Scenario, load_lexicon
+from siyu.tags.text.normalize import normalize, normalize_lexicon
 from siyu.tags.text.segment import Segmenter
 
 __all__ = ["Hit", "Detector", "detect", "detect_many", "detector_for"]
@@ -34,6 +35,7 @@ CLAUSE_BREAKS = frozenset("，,。.!！?？;；~～…\n\r\t 、：:")
 SENTENCE_BREAKS = frozenset("。.!！?？;；~～…\n\r")
 EXCLAMATIONS = frozenset("!！")
 QUESTION_MARKS = frozenset("?？")
+TAIL_WORDS = 40  # the most words a pattern's tail check compiles into one regex
 FILLERS = frozenset(["了", "啦", "的", "呀", "啊", "吧", "哦", "呢", "了吧"])
 
 
@@ -67,15 +69,23 @@ class _Pattern:
     scenario: Scenario
     text: str
     parts: tuple[_Part, ...]
+    # the words of its last literal part after the head: a match needs one of them in the text
+    # after the head, a cheap check before the token-by-token match (None: nothing to check)
+    tail: re.Pattern[str] | None = None
 
 
 class Detector:
     """A lexicon compiled for matching; reuse one for many messages (:func:`detector_for`)."""
 
     def __init__(self, lexicon: Lexicon) -> None:
-        self.lexicon = lexicon
+        self.source = lexicon
+        # matched on normalised text (木有 → 没有, 發貨 → 发货, SB → sb): normalise the words too
+        self.lexicon = lexicon = normalize_lexicon(lexicon)
         self.seg = Segmenter(
-            lexicon.vocabulary(), lexicon.words["negators"], lexicon.words["split_whole"]
+            lexicon.vocabulary(),
+            lexicon.words["negators"],
+            lexicon.words["split_whole"],
+            lexicon.words["degree"],
         )
         self.cues: dict[str, list[Scenario]] = {}
         for s in lexicon.scenarios.values():
@@ -87,7 +97,7 @@ class Detector:
         for s in lexicon.scenarios.values():
             for p in s.patterns:
                 parts = tuple(self._part(x) for x in p.split())
-                self.patterns.append(_Pattern(s, p, parts))
+                self.patterns.append(_Pattern(s, p, parts, _tail(parts)))
                 literals.update(parts[0].words)
                 anchored = anchored and parts[0].kind == "words"
         self.max_len = max((len(w) for w in self._all_words()), default=1)
@@ -101,7 +111,11 @@ class Detector:
                     self._heads.setdefault(w, []).append(k)
             else:
                 self._unanchored.append(p)
-        self._head_len = max(map(len, [*self.cues, *self._heads]), default=1)
+        # how far to concatenate tokens from each start: the longest Chinese cue or head. An
+        # English word is one jieba token, looked up whatever its length ("disappointed")
+        self._head_len = max(
+            (len(w) for w in [*self.cues, *self._heads] if not w.isascii()), default=1
+        )
         # a message with none of these substrings cannot hit: skip its segmentation
         alts = sorted(literals, key=len, reverse=True)
         self._prefilter = re.compile("|".join(map(re.escape, alts))) if alts and anchored else None
@@ -266,16 +280,18 @@ class Detector:
         return min(n, 3)
 
     def _candidates(
-        self, toks: list[str], start: int, end: int
+        self, toks: list[str], start: int, end: int, text: str, offsets: list[int]
     ) -> Iterator[tuple[Scenario, str, int, int, tuple[int, int]]]:
-        """(scenario, what matched, start, end, gap): ``gap`` is a pattern's last gap."""
+        """(scenario, what matched, start, end, gap): ``gap`` is a pattern's last gap.
+        ``text`` is the (normalised) text the tokens spell, ``offsets`` their start offsets."""
         cues, heads, limit = self.cues, self._heads, self._head_len
+        stop = offsets[end]
         for i in range(start, end):
             done: set[int] = set()
             s = ""
             for j in range(i, end):  # every string spelled by tokens from i: one dict look-up
                 s += toks[j]
-                if len(s) > limit:
+                if len(s) > limit and j > i:
                     break
                 for sc in cues.get(s, ()):
                     yield sc, f'cue "{s}"', i, j + 1, (-1, -1)
@@ -283,6 +299,8 @@ class Detector:
                     if k in done:
                         continue
                     p = self.patterns[k]
+                    if p.tail is not None and p.tail.search(text, offsets[j + 1], stop) is None:
+                        continue
                     r = self._match(p.parts[1:], toks, j + 1, end)
                     if r is not None:
                         done.add(k)
@@ -294,9 +312,12 @@ class Detector:
 
     def detect(self, text: str, *, include_suppressed: bool = False) -> list[Hit]:
         """Hits in ``text``; negated or question-dropped hits only with ``include_suppressed``."""
-        if not text or (self._prefilter is not None and not self._prefilter.search(text)):
+        if not text:
             return []
-        toks = self.seg.tokens(text)
+        norm = normalize(text)  # same length: offsets hold for ``text``
+        if self._prefilter is not None and not self._prefilter.search(norm):
+            return []
+        toks = self.seg.tokens(norm)
         offsets = [0]
         for t in toks:
             offsets.append(offsets[-1] + len(t))
@@ -316,7 +337,7 @@ class Detector:
                 if k > start:
                     hits.extend(
                         self._sentence(
-                            text, toks, offsets, clause_start, start, k, include_suppressed
+                            text, norm, toks, offsets, clause_start, start, k, include_suppressed
                         )
                     )
                 start = k + 1
@@ -325,6 +346,7 @@ class Detector:
     def _sentence(
         self,
         text: str,
+        norm: str,
         toks: list[str],
         offsets: list[int],
         clause_start: list[int],
@@ -333,7 +355,7 @@ class Detector:
         include: bool,
     ) -> Iterator[Hit]:
         scenarios = self.lexicon.scenarios
-        for s, how, a, b, gap in self._candidates(toks, sstart, send):
+        for s, how, a, b, gap in self._candidates(toks, sstart, send, norm, offsets):
             # negation looks back within the clause of the match's start; questions look at
             # the clause of its end
             start = clause_start[a]
@@ -382,6 +404,21 @@ class Detector:
                 intensity=self._intensity(toks, start, a, b, end),
                 explain=f"{target.name} ({target.label}): " + "; ".join(notes),
             )
+
+
+def _tail(parts: tuple[_Part, ...]) -> re.Pattern[str] | None:
+    """A regex of the words of the last literal part after the first one, for patterns with a
+    gap (an adjacent part fails fast anyway) and a short enough list of words (a long
+    alternation costs more than the match it would save)."""
+    if not any(p.kind == "gap" for p in parts):
+        return None
+    for part in reversed(parts[1:]):
+        if part.kind == "words":
+            if len(part.words) > TAIL_WORDS:
+                return None
+            alts = sorted(part.words, key=len, reverse=True)
+            return re.compile("|".join(map(re.escape, alts)))
+    return None
 
 
 def _dedupe(hits: list[Hit]) -> list[Hit]:

@@ -5,7 +5,8 @@ The shipped set (``eval/chat_eval.jsonl``) holds one JSON object a line:
 Every message was written for this set. It was built in rounds: ids ``d…`` were written with
 the first lexicon; ids ``r…``, ``s…`` and ``t…`` were each written as a fresh holdout after the
 lexicon was frozen, measured, and then used to improve it (so they are "dev" now); ids ``h…``
-(split "holdout") were written after the last freeze and were never used to tune it.
+(split "holdout") were written after that freeze and not tuned on; ids ``w…`` ("dev") come from
+the later round that widened the lexicon for unseen phrasings (docs/tags.md has the figures).
 
 Labels: ``cycle_due`` the consumer's own supply is (nearly) used up or they restock;
 ``buying_for_others`` buying for or gifting to someone else, or someone else asking about the

@@ -12,6 +12,9 @@ import jieba
 
 __all__ = ["Segmenter", "cache_dir"]
 
+# particles split off the end of a lexicon word whose rest is a lexicon word too
+TRAILING = frozenset("了啦咯哦呢吧啊呀")
+
 # a user word gets at least this frequency, so that lexicon entries stay whole tokens
 USER_WORD_FREQ = 200_000
 
@@ -41,6 +44,7 @@ class Segmenter:
         vocabulary: set[str],
         negators: frozenset[str] = frozenset(),
         split: frozenset[str] = frozenset(),
+        degree: frozenset[str] = frozenset(),
     ) -> None:
         jieba.setLogLevel(logging.WARNING)
         tok = jieba.Tokenizer()
@@ -54,6 +58,7 @@ class Segmenter:
         self._cut = tok.cut
         self._vocab = frozenset(vocabulary)
         self._negators = tuple(sorted(negators, key=len, reverse=True))
+        self._degree = frozenset(d for d in degree if len(d) <= 2)
 
     def tokens(self, text: str) -> list[str]:
         """The tokens of ``text``; they concatenate back to ``text`` exactly."""
@@ -65,7 +70,20 @@ class Segmenter:
     def _split(self, t: str, out: list[str], depth: int) -> None:
         """jieba's dictionary glues lexicon words to their neighbours ("有点失望", "没有用完",
         "垃圾东西"): split a token at its longest lexicon-word prefix or suffix. Cues match on
-        concatenated tokens, so a split never loses a match; it only exposes the inner word."""
+        concatenated tokens, so a split never loses a match; it only exposes the inner word.
+        Lexicon words themselves lose a leading degree word or a trailing particle when the rest
+        is a lexicon word ("太离谱" → 太 / 离谱, "几次了" → 几次 / 了), so that a pattern in
+        another scenario ("价格 * 离谱") still sees the inner word."""
+        if depth and len(t) > 2 and t in self._vocab:
+            if t[-1] in TRAILING and t[:-1] in self._vocab:
+                self._split(t[:-1], out, depth - 1)
+                out.append(t[-1])
+                return
+            for n in (2, 1):
+                if t[:n] in self._degree and len(t) - n > 1 and t[n:] in self._vocab:
+                    out.append(t[:n])
+                    self._split(t[n:], out, depth - 1)
+                    return
         if depth and len(t) > 2 and t not in self._vocab:
             vocab = self._vocab
             for n in range(len(t) - 1, 1, -1):

@@ -1,0 +1,113 @@
+"""Driving the engine: ``siyu run --until`` (a simulated clock advanced tick by tick) and
+``siyu worker`` (the real clock). After each engine pass the channel dispatcher drains the
+outbox (``siyu.channels.dispatcher.drain``); before each pass the guide assignment snapshot is
+refreshed when an import or OneID run finished since (``siyu.activation.assignment``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from siyu.activation.clock import now_utc, set_sim_now, sim_now
+from siyu.activation.engine import Env, run_pass
+from siyu.errors import UsageError, WorkspaceBusy
+from siyu.i18n import tr
+
+__all__ = ["run_until", "worker", "drain"]
+
+log = logging.getLogger("siyu.activation")
+
+
+def drain(ws, now: datetime | None):
+    """Hand due outbox rows to the channels (:func:`siyu.channels.dispatcher.drain`)."""
+    from siyu.channels.dispatcher import drain as _drain
+
+    return _drain(ws, now=now)
+
+
+def _assignments(ws, at: datetime | None, env: Env) -> None:
+    """Bring the guide assignment snapshot up to date after imports or OneID runs, so tasks
+    that journeys create go to the guide holding the relationship."""
+    from siyu.activation.assignment import refresh_if_stale
+    from siyu.models.sources import Sources
+
+    # returns at once before OneID ever ran or when nothing changed, without opening the
+    # warehouse; a due refresh reads the pass's warehouse (read-only: never the write lock
+    # a second worker or an import would then wait for)
+    refresh_if_stale(ws, at, lambda: Sources(env.ibis(), ws.settings))
+
+
+def run_until(ws, until: datetime, *, start: datetime | None = None,
+              tick: timedelta = timedelta(days=1), deliver: bool = True,
+              worker_id: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Advance the simulated clock from where it stands (or ``start``) to ``until``, one
+    engine pass (and outbox drain) per ``tick``; the clock is saved after every pass, so an
+    interrupted run resumes where it stopped. ``progress(done, total)`` is called after each
+    tick."""
+    with ws.ops.engine.begin() as conn:
+        at = sim_now(conn)
+        if start is not None:
+            at = start
+            set_sim_now(conn, at)
+    if at is None:
+        raise UsageError(tr("模拟时钟尚未设定：第一次请用 --from 指定开始时间",
+                            "the simulated clock is not set yet: give --from the first time"))
+    if until < at:
+        raise UsageError(tr("--until {u} 早于模拟时钟当前时间 {a}",
+                            "--until {u} is before the simulated clock ({a})",
+                            u=until.isoformat(), a=at.isoformat()))
+    totals = {"entered": 0, "advanced": 0, "passes": 0, "delivered": 0}
+    ticks = max(1, -(-(until - at) // tick))
+    env = Env(ws, worker_id)
+    try:
+        while True:
+            nxt = min(at + tick, until) if at < until else until
+            _assignments(ws, at, env)
+            got = run_pass(ws, now=nxt, start=at, env=env)
+            for k in ("entered", "advanced"):
+                totals[k] += got[k]
+            totals["passes"] += 1
+            if deliver:
+                d = drain(ws, nxt)
+                totals["delivered"] += int(getattr(d, "sent", 0) or 0)
+            with ws.ops.engine.begin() as conn:
+                set_sim_now(conn, nxt)
+            if progress:
+                progress(totals["passes"], ticks)
+            at = nxt
+            if at >= until:
+                break
+    finally:
+        env.close()
+    totals["clock"] = at.isoformat()
+    return totals
+
+
+def worker(ws, *, once: bool = False, worker_id: str | None = None,
+           stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Run engine passes on the real clock until stopped (``once``: a single pass)."""
+    totals = {"entered": 0, "advanced": 0, "passes": 0}
+    while True:
+        env = Env(ws, worker_id)
+        env.lookback = True
+        try:
+            _assignments(ws, None, env)
+            got = run_pass(ws, now=now_utc(), env=env)
+        except WorkspaceBusy as e:  # an import holds the warehouse: try again shortly
+            log.warning("engine pass skipped: %s", e)
+            got = {"entered": 0, "advanced": 0}
+        finally:
+            env.close()  # the warehouse is not held between passes
+        totals["entered"] += got["entered"]
+        totals["advanced"] += got["advanced"]
+        totals["passes"] += 1
+        drain(ws, None)
+        log.info("engine pass: %s", got)
+        if once or (stop is not None and stop()):
+            return totals
+        if not got["advanced"]:
+            time.sleep(ws.settings.worker_interval_seconds)
