@@ -55,3 +55,38 @@ def test_the_run_refreshes_guide_assignments_itself(tmp_path, cli):
     home = tmp_path / "ws"
     run(cli, home, "2025-03-01", "2025-03-12")
     assert [(c, g) for c, g, *_ in tasks(home, who)] == [("u1", "g1"), ("u2", "g3")]
+
+
+def test_simulated_delivery_happens_at_the_due_time(tmp_path, cli):
+    """With delivery on, each message is sent at its due time (10:00 brand time), not at the
+    end of the day-long tick (midnight, inside quiet hours)."""
+    from sqlalchemy import select
+
+    from siyu.ops.tables import outbox
+    from siyu.workspace import Workspace
+    from tests.activation.template_support import shown
+
+    from siyu.activation import templates
+    from siyu.activation.store import deploy
+
+    ws = Workspace.init(tmp_path / "ws", brand_name="小林咖啡")
+    try:
+        brand().load(ws, tmp_path)
+        text = templates.path("birthday_care").read_text(encoding="utf-8")
+        deploy(ws.ops, text.replace("channel: wecom", "channel: file"), actor="test")
+        who = {cid: key.split(":", 1)[1] for cid, key in ws.warehouse.raw.execute(
+            "SELECT consumer_id, key FROM identity_map").fetchall()}
+    finally:
+        ws.close()
+    home = tmp_path / "ws"
+    got = cli.json("run", "--from", "2025-03-01", "--until", "2025-03-12", "--home", home)
+    assert got["delivered"] == 2
+    ws = Workspace.open(home)
+    try:
+        with ws.ops.engine.connect() as c:
+            rows = c.execute(select(outbox.c.consumer_id, outbox.c.status, outbox.c.sent_at)
+                             .order_by(outbox.c.id)).all()
+    finally:
+        ws.close()
+    assert [(who[r.consumer_id], r.status, shown(r.sent_at)) for r in rows] == [
+        ("u1", "sent", "2025-03-06 10:00"), ("u2", "sent", "2025-03-10 10:00")]

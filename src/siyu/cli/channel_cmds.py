@@ -98,6 +98,17 @@ def flush_cmd(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
                      e=got.events, i=got.imported, g=got.ignored, f=got.failed))
 
 
+def _local(t, zone) -> str:
+    """A stored instant (UTC; naive from SQLite) in the brand's zone."""
+    from datetime import UTC
+
+    if t is None:
+        return ""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return f"{t.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+
+
 @outbox_app.command("list")
 def outbox_list(
     status: Annotated[str | None, typer.Option("--status", help="pending | sending | sent | "
@@ -113,19 +124,21 @@ def outbox_list(
     ws = _ops_workspace(home)
     try:
         rows, totals = list_rows(ws, status, channel, limit), counts(ws)
+        zone = ws.settings.zone
     finally:
         ws.close()
     if as_json:
         emit_json({"counts": totals, "rows": rows})
         return
-    t = RichTable(title=tr("发送队列", "outbox"), title_justify="left")
+    t = RichTable(title=tr("发送队列（品牌时区 {z}）", "outbox (brand time, {z})", z=zone.key),
+                  title_justify="left")
     for h in ("id", tr("渠道", "channel"), tr("状态", "status"), tr("次数", "attempts"),
-              tr("下次", "next attempt"), tr("错误", "last error")):
+              tr("发送 / 下次尝试", "sent / next attempt"), tr("错误", "last error")):
         t.add_column(h)
     for r in rows:
+        when = r["sent_at"] if r["status"] == "sent" and r["sent_at"] else r["next_attempt_at"]
         t.add_row(str(r["id"]), r["channel"], r["status"], str(r["attempts"]),
-                  f"{r['next_attempt_at']:%Y-%m-%d %H:%M:%S}" if r["next_attempt_at"] else "",
-                  (r["last_error"] or "")[:60])
+                  _local(when, zone), (r["last_error"] or "")[:60])
     out.print(t)
     for ch, st in sorted(totals.items()):
         out.print(f"{ch}: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items())),
