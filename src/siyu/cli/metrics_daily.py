@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -143,24 +142,13 @@ def cohorts_cmd(
     cohort unites its days' entrants. A rate stays empty while the cohort's window is not
     over at the data end (the day of the latest interaction).
     """
-    from siyu.models.cohorts import COHORT_GRAINS
-    from siyu.models.periods import parse_period, period_of
-    from siyu.results.service import cohorts
+    from siyu.results.service import check_cohort_grain, cohorts_between
 
-    if grain not in COHORT_GRAINS:
-        raise UsageError(tr("未知队列粒度 {g}（可用：{ok}）", "unknown cohort grain {g} (one "
-                            "of {ok})", g=grain, ok=", ".join(COHORT_GRAINS)))
+    check_cohort_grain(grain)
     ws = open_metrics_workspace(home)
     try:
-        zone = ws.settings.zone
-        start = end = None
-        if first:
-            start = period_of(parse_period(first, zone=zone).start, grain, zone).start
-        if last:
-            q = parse_period(last, zone=zone)
-            end = period_of(q.end - timedelta(days=1), grain, zone).end
         ns = sorted(set(ws.settings.retention_days))
-        result = cohorts(ws, grain, start=start, end=end)
+        result = cohorts_between(ws, grain, first, last)
     finally:
         ws.close()
     rows = result["cohorts"]

@@ -10,7 +10,7 @@ from typing import Literal
 from siyu.models.periods import Period
 from siyu.results.read import fresh_periods, stored_rows
 
-__all__ = ["fast", "gmv", "daily", "health", "cohorts", "rfm", "churn", "community", "Route",
+__all__ = ["fast", "gmv", "daily", "health", "cohorts", "cohorts_between", "check_cohort_grain", "rfm", "churn", "community", "Route",
            "DAILY_COLUMNS", "HEALTH", "DIMENSIONS", "COMMUNITY_METRICS", "RFM_OUT_COLUMNS"]
 
 Route = Literal["stored", "computed"]
@@ -156,6 +156,36 @@ def cohorts(ws, grain: str, start=None, end=None) -> dict:
              "retention": {str(n): _round(r[f"retention_{n}"]) for n in ns}}
             for r in df.to_dict("records")]
     return {"grain": grain, "cohorts": rows}
+
+
+def check_cohort_grain(grain: str) -> None:
+    """A :class:`UsageError` unless ``grain`` is a cohort grain (day, week, month)."""
+    from siyu.errors import UsageError
+    from siyu.i18n import tr
+    from siyu.models.cohorts import COHORT_GRAINS
+
+    if grain not in COHORT_GRAINS:
+        raise UsageError(tr("未知队列粒度 {g}（可用：{ok}）", "unknown cohort grain {g} (one "
+                            "of {ok})", g=grain, ok=", ".join(COHORT_GRAINS)))
+
+
+def cohorts_between(ws, grain: str, first: str | None = None,
+                    last: str | None = None) -> dict:
+    """:func:`cohorts` from the cohort of ``first``'s first day to that of ``last``'s last day
+    (period names in any notation; None: unbounded), as ``siyu metrics cohorts --from --to``."""
+    from datetime import timedelta
+
+    from siyu.models.periods import parse_period, period_of
+
+    check_cohort_grain(grain)
+    zone = ws.settings.zone
+    start = end = None
+    if first:
+        start = period_of(parse_period(first, zone=zone).start, grain, zone).start
+    if last:
+        q = parse_period(last, zone=zone)
+        end = period_of(q.end - timedelta(days=1), grain, zone).end
+    return cohorts(ws, grain, start=start, end=end)
 
 
 # -- RFM (§9) and churn (§10) --------------------------------------------------------------

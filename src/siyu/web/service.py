@@ -108,22 +108,11 @@ def daily(ws, first: str, last: str | None = None) -> dict[str, Any]:
 
 def cohorts(ws, grain: str = "day", first: str | None = None,
             last: str | None = None) -> dict[str, Any]:
-    from siyu.models.cohorts import COHORT_GRAINS
-    from siyu.models.periods import parse_period, period_of
     from siyu.results import service
 
-    if grain not in COHORT_GRAINS:
-        raise UsageError(tr("未知队列粒度 {g}（可用：{ok}）", "unknown cohort grain {g} (one "
-                            "of {ok})", g=grain, ok=", ".join(COHORT_GRAINS)))
+    service.check_cohort_grain(grain)
     require_resolved(ws)
-    zone = ws.settings.zone
-    start = end = None
-    if first:
-        start = period_of(parse_period(first, zone=zone).start, grain, zone).start
-    if last:
-        q = parse_period(last, zone=zone)
-        end = period_of(q.end - timedelta(days=1), grain, zone).end
-    return service.cohorts(ws, grain, start=start, end=end)
+    return service.cohorts_between(ws, grain, first, last)
 
 
 def _snapshot(ws, as_of: str):
