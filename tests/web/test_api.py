@@ -169,7 +169,9 @@ def test_english_messages_on_request(client):
     assert r.status_code == 401 and r.json()["message"]["en"].startswith("sign in")
 
 
-def _task(server, guide_id: str, key: str, n: int) -> str:
+def _task(server, guide_id: str, key: str, n: int, due_in=None) -> str:
+    """A care task for KEY's consumer, due now (so it is on today's workbench whatever the
+    hour in the brand's zone) unless DUE_IN (a timedelta) says otherwise."""
     from datetime import UTC, datetime, timedelta
 
     from siyu.activation.tasks import create_task
@@ -179,7 +181,7 @@ def _task(server, guide_id: str, key: str, n: int) -> str:
                                    [key]).fetchone()[0]
     with ws.ops.engine.begin() as conn:
         return create_task(conn, consumer_id=cid, kind="care", title=f"生日关怀 {n}",
-                           script="生日快乐！", due_at=datetime.now(UTC) + timedelta(hours=1),
+                           script="生日快乐！", due_at=datetime.now(UTC) + (due_in or timedelta(0)),
                            source="test", idempotency_key=f"web-test-{n}", guide_id=guide_id)
 
 

@@ -174,9 +174,13 @@ def test_pages_need_a_login(page):
 def test_a_guide_completes_todays_task_with_one_click(page, server):
     from tests.web.test_api import _task
 
+    from datetime import timedelta
+
     tid = _task(server, server["guide_id"], server["own"], 99)
+    later = _task(server, server["guide_id"], server["own"], 98, due_in=timedelta(days=2))
     _login(page, "gus", "/tasks")
     row = page.locator(f"tr[data-task='{tid}']")
+    assert page.locator(f"tr[data-task='{later}']").count() == 0  # not due today
     row.locator("input[name=result]").fill("已送上生日祝福")
     _shot(page, "tasks")
     row.locator("button.done").click()
