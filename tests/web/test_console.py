@@ -172,9 +172,9 @@ def test_pages_need_a_login(page):
 
 
 def test_a_guide_completes_todays_task_with_one_click(page, server):
-    from tests.web.test_api import _task
-
     from datetime import timedelta
+
+    from tests.web.test_api import _task
 
     tid = _task(server, server["guide_id"], server["own"], 99)
     later = _task(server, server["guide_id"], server["own"], 98, due_in=timedelta(days=2))
@@ -190,3 +190,46 @@ def test_a_guide_completes_todays_task_with_one_click(page, server):
 
     t = get_task(server["ws"].ops, tid)
     assert (t["status"], t["result"]) == ("done", "已送上生日祝福")
+
+
+def test_an_admin_disables_a_user_and_revokes_a_key_on_the_admin_page(page, server):
+    import httpx
+    from sqlalchemy import delete
+
+    from siyu.ops.tables import console_users
+    from siyu.web.auth import add_user, create_api_key
+
+    ops = server["ws"].ops
+    add_user(ops, "walt", "analyst", PASSWORD)  # throwaway: the other tests never see them
+    key = create_api_key(ops, "ui-probe", "analyst")
+    walt = httpx.Client(base_url=page.base)  # over loopback: Playwright owns this thread's loop
+    assert walt.post("/api/v1/auth/login", json={"name": "walt", "password": PASSWORD}
+                     ).status_code == 200
+    try:
+        _login(page, "otto", "/admin/users")
+        assert page.locator("#error").get_attribute("data-status") == "403"
+        page.goto(f"{page.base}/logout")
+        _login(page, "ada", "/admin/users")
+        assert "用户与密钥" in page.locator("h1").inner_text()
+        row = page.locator("tr[data-user='walt']")
+        assert row.locator(".status").inner_text() == "启用"
+        row.locator("button.disable").click()
+        page.wait_for_selector("#done-note")
+        assert page.locator("tr[data-user='walt']").get_attribute("data-disabled") == "true"
+        assert walt.get("/api/v1/auth/me").status_code == 401  # its session ended at once
+        assert httpx.get(f"{page.base}/api/v1/auth/me",
+                         headers={"X-API-Key": key}).status_code == 200
+        page.locator("tr[data-key='ui-probe'] button.revoke").click()
+        page.wait_for_selector("#done-note")
+        assert page.locator("tr[data-key='ui-probe']").get_attribute("data-revoked") == "true"
+        assert httpx.get(f"{page.base}/api/v1/auth/me",
+                         headers={"X-API-Key": key}).status_code == 401
+        page.click("#lang-en")
+        page.wait_for_load_state("load")
+        assert page.locator("h1").inner_text() == "users and API keys"
+        assert page.locator("tr[data-user='walt'] .status").inner_text() == "disabled"
+        _shot(page, "admin")
+    finally:
+        walt.close()
+        with ops.engine.begin() as c:
+            c.execute(delete(console_users).where(console_users.c.name == "walt"))

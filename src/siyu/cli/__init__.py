@@ -7,6 +7,7 @@ import sys
 
 # command modules register themselves on ``app``
 from siyu.cli import (
+    access_cmds,  # noqa: E402,F401
     audience_cmds,  # noqa: E402,F401
     channel_cmds,  # noqa: E402,F401
     clv_cmds,  # noqa: E402,F401

@@ -450,6 +450,8 @@ console_users = Table(
     Column("password_hash", Text, nullable=False, doc="scrypt$n$r$p$salt$hash (hex)"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
+    Column("last_login_at", DateTime(timezone=True),
+           doc="the last successful sign-in (migration 0007; `siyu user list`)"),
 )
 
 console_sessions = Table(

@@ -157,6 +157,8 @@ def start_session(ops, user: str, hours: int) -> str:
         c.execute(insert(console_sessions).values(id_hash=_sha(sid), user_name=user,
                                                   created_at=now,
                                                   expires_at=now + timedelta(hours=hours)))
+        c.execute(update(console_users).where(console_users.c.name == user)
+                  .values(last_login_at=now))
     return sid
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from siyu.web.api import audiences, auth, consumers, events, metrics
+from siyu.web.api import admin, audiences, auth, consumers, events, metrics
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
-for _m in (auth, metrics, consumers, audiences, events):
+for _m in (auth, metrics, consumers, audiences, events, admin):
     router.include_router(_m.router)
 
 try:  # guide tasks, once siyu.activation (issue 6) is there

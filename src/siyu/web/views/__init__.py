@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from siyu.web.views import audiences, consumers, login, metrics
+from siyu.web.views import admin, audiences, consumers, login, metrics
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _m in (login, metrics, audiences, consumers):
+for _m in (login, metrics, audiences, consumers, admin):
     router.include_router(_m.router)
 
 try:  # the guide workbench, once siyu.activation (issue 6) is there

@@ -32,6 +32,7 @@ MENU: list[tuple[str, str, str, str]] = [  # path, zh, en, permission
     ("/consumers", "消费者 360°", "consumer 360°", "consumers|own_consumers"),
     ("/journeys", "自动化旅程", "journeys", "metrics|journeys"),
     ("/tasks", "导购工作台", "guide workbench", "tasks"),
+    ("/admin/users", "用户与密钥", "users and keys", "users"),
 ]
 
 
