@@ -5,11 +5,18 @@ modified), in-process over httpx's ASGI transport (server time, no network).
   request — first with no stored results (FAST+ of P and P−1 computed from the models), then
   after `siyu metrics compute` of P−1 and P (read from `metrics_*`) — and cached; the CLV
   layering map, which the page fetches from `/api/v1/metrics/layers` after it shows, apart;
-- consumer page: `/consumers?key=K` for distinct member keys (never cached);
+- consumer page: `/consumers?key=K` for distinct member keys (never cached), after `siyu
+  metrics compute` of the six months of its tier history: first with the tables scanned (no
+  consumer index), then after `siyu consumer index` (its build time apart), and once more
+  after the event batches below (rows newer than the index read from the tables; the last
+  month's stored tiers stale, so that month comes from the tier model);
 - event API: `POST /api/v1/events/interactions` in batches of 1,000 rows from several client
   threads at once; events/s = rows loaded ÷ wall time.
 
     python benchmarks/bench_web.py --workspace benchmarks/data/ws-100000
+
+``--pages-only`` times the consumer page alone on the workspace as it is; with another siyu
+tree first on ``PYTHONPATH`` (e.g. ``git archive HEAD src``) it gives an A/B baseline.
 """
 
 from __future__ import annotations
@@ -57,6 +64,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=4, help="event API client threads")
     ap.add_argument("--skip-computed", action="store_true",
                     help="skip the dashboard without stored results (slow at 1 M)")
+    ap.add_argument("--pages-only", action="store_true",
+                    help="only the consumer page, on the workspace as it is (no compute, no "
+                         "index built or dropped): for A/B runs against another siyu tree "
+                         "put first on PYTHONPATH")
     args = ap.parse_args()
 
     from siyu.web import create_app
@@ -79,6 +90,19 @@ def main() -> None:
                      ws.warehouse.raw.execute("SELECT count(DISTINCT consumer_id) "
                                               "FROM identity_map").fetchone()[0],
                      "period": period, "load": os.getloadavg()}
+
+        if args.pages_only:
+            keys = [r[0] for r in ws.warehouse.raw.execute(
+                "SELECT key FROM identity_map WHERE key_type = 'member' "
+                f"ORDER BY hash(key) LIMIT {args.consumers}").fetchall()]
+            _timed(call, "GET", f"/consumers?key={keys[0]}")  # first use: imports, plans
+            got = [_timed(call, "GET", f"/consumers?key={k}") for k in keys[1:]]
+            out["consumer_page_ms"] = {"median": round(statistics.median(got)),
+                                       "max": round(max(got)), "pages": len(got)}
+            out["load_after"] = os.getloadavg()
+            print(json.dumps(out), flush=True)
+            ws.close()
+            return
 
         url = f"/dashboard?period={period}"
 
@@ -110,13 +134,33 @@ def main() -> None:
             "layers_endpoint": round(layers[0]),
             "metrics_compute_s": round(t_compute, 1)}
 
+        from siyu.consumers.index import build_index, drop_index
+        from siyu.web.consumers import TIER_HISTORY_MONTHS
+
+        first = p
+        for _ in range(TIER_HISTORY_MONTHS - 1):
+            first = first.previous()
+        t0 = time.perf_counter()
+        compute_metrics(ws, p.grain, str(first), str(p))  # the months not stored yet
+        out["metrics_compute_history_s"] = round(time.perf_counter() - t0, 1)
+        n = args.consumers
         keys = [r[0] for r in ws.warehouse.raw.execute(
             "SELECT key FROM identity_map WHERE key_type = 'member' "
-            f"ORDER BY hash(key) LIMIT {args.consumers}").fetchall()]
-        _timed(call, "GET", f"/consumers?key={keys[0]}")  # first use: imports, plans
-        pages = [_timed(call, "GET", f"/consumers?key={k}") for k in keys[1:]]
-        out["consumer_page_ms"] = {"median": round(statistics.median(pages)),
-                                   "max": round(max(pages))}
+            f"ORDER BY hash(key) LIMIT {3 * n}").fetchall()]
+
+        def page_runs(some: list[str]) -> dict:
+            _timed(call, "GET", f"/consumers?key={some[0]}")  # first use: imports, plans
+            got = [_timed(call, "GET", f"/consumers?key={k}") for k in some[1:]]
+            return {"median": round(statistics.median(got)), "max": round(max(got)),
+                    "pages": len(got), "load": os.getloadavg()[0]}
+
+        drop_index(ws)
+        out["consumer_page_ms"] = {"tables_scanned": page_runs(keys[:n])}
+        t0 = time.perf_counter()
+        built = build_index(ws)  # `siyu consumer index`
+        out["consumer_index"] = {"seconds": round(time.perf_counter() - t0, 1),
+                                 "rows": sum(built.tables.values())}
+        out["consumer_page_ms"]["indexed"] = page_runs(keys[n:2 * n])
 
         def batch(b: int) -> list[dict]:
             return [{"event_id": f"bench-{b}-{i}", "consumer_key": keys[i % len(keys)],
@@ -150,6 +194,7 @@ def main() -> None:
         assert not failures and loaded == args.batches * 1000, (failures[:2], loaded)
         out["events"] = {"rows": loaded, "batch_rows": 1000, "threads": args.threads,
                          "seconds": round(wall, 2), "events_per_s": round(loaded / wall)}
+        out["consumer_page_ms"]["after_events"] = page_runs(keys[2 * n:])
         out["load_after"] = os.getloadavg()
         print(json.dumps(out), flush=True)
         ws.close()

@@ -1,8 +1,10 @@
 """The 360° view of one consumer: keys, attributes, relationships, orders and activity.
 
-Reads the canonical tables through Ibis for every key OneID put in the consumer
-(``identity_map``), as of an instant (default: now; later events are ignored). Times are shown
-in the brand's time zone (§1), money in yuan; paid orders only count towards GMV (§4).
+Reads the canonical tables for every key OneID put in the consumer (``identity_map``), as of an
+instant (default: now; later events are ignored). Times are shown in the brand's time zone
+(§1), money in yuan; paid orders only count towards GMV (§4). Each table is read once, through
+the consumer lookup index (:mod:`siyu.consumers.index`) where it is usable and by a scan of the
+table otherwise — the answer is the same.
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import ibis
-
+from siyu.consumers.index import INDEXED, Finder
 from siyu.errors import SiyuError
 from siyu.i18n import tr
-from siyu.identity.keys import mask_key
-from siyu.identity.lookup import find_consumer, keys_of, merged_into
+from siyu.identity import tables as T
+from siyu.identity.keys import is_consumer_id, mask_key, normalize_key
+from siyu.identity.lookup import Lookup, find_consumer
 from siyu.schema import TABLES
 
-__all__ = ["profile", "ACTIVITY_TIMES"]
+__all__ = ["profile", "resolve", "ACTIVITY_TIMES"]
 
 ACTIVITY_TIMES: dict[str, str] = {
     "interactions": "occurred_at", "orders": "paid_at", "relationships": "occurred_at",
@@ -29,24 +31,62 @@ ACTIVITY_TIMES: dict[str, str] = {
 """Tables and time columns whose latest row is the consumer's last activity."""
 
 
-def _rows(expr: ibis.Table) -> list[dict[str, Any]]:
-    return expr.to_pyarrow().to_pylist()
+def _key_order(k: dict[str, Any]) -> tuple:
+    """Keys oldest first (as :func:`siyu.identity.lookup.keys_of`)."""
+    return (k["first_seen"] is None, k["first_seen"] or 0, k["key"])
+
+
+def resolve(ws, text: str, finder: Finder | None = None
+            ) -> tuple[Lookup, list[dict[str, Any]]]:
+    """The consumer holding ``text`` (a key in any accepted spelling, or a current or old
+    consumer id) and every key of it (``key``, ``key_type``, ``first_seen``, oldest first).
+    Raises :class:`SiyuError` subclasses as :func:`~siyu.identity.lookup.find_consumer` does,
+    and when an old id was split into several consumers."""
+    finder = finder or Finder(ws)
+    found = _find_indexed(finder, text) or find_consumer(ws, text)
+    if len(found.consumer_ids) > 1:
+        raise SiyuError(tr("消费者 ID {cid} 已拆分为：{ids}；请查看其中一个",
+                           "consumer id {cid} was split into {ids}; show one of them",
+                           cid=found.requested, ids=", ".join(found.consumer_ids)))
+    keys = finder.rows("SELECT key, key_type, first_seen FROM {src}", T.MAP,
+                       found.consumer_ids, key="consumer_id")
+    return found, sorted(keys, key=_key_order)
+
+
+def _find_indexed(finder: Finder, text: str) -> Lookup | None:
+    """The plain cases of :func:`find_consumer` (a known key, a current consumer id) through
+    the index; None when the index is not usable or the case is not plain."""
+    if finder.usable(INDEXED["consumer_index_identity_map"]) is None:
+        return None
+    text = text.strip()
+    if is_consumer_id(text):
+        hit = finder.rows("SELECT consumer_id FROM {src} LIMIT 1", T.MAP, [text],
+                          key="consumer_id")
+        return Lookup(text, [text], "consumer_id") if hit else None
+    try:
+        key = normalize_key(text)
+    except ValueError:
+        return None  # find_consumer says why
+    hit = finder.rows("SELECT consumer_id FROM {src} LIMIT 1", T.MAP, [key], key="key")
+    return Lookup(text, [hit[0]["consumer_id"]], "key", key=key) if hit else None
 
 
 class _View:
-    """Helpers bound to one consumer's keys and the brand's zone."""
+    """Reads bound to one consumer's keys, an instant and the brand's zone."""
 
-    def __init__(self, ws, keys: list[str], now: datetime):
-        self.wh = ws.warehouse
+    def __init__(self, ws, keys: list[str], now: datetime, finder: Finder):
         self.zone: ZoneInfo = ws.settings.zone
         self.keys = keys
         self.now = now
+        self.finder = finder
 
-    def of(self, table: str, until: str | None = None) -> ibis.Table:
-        """Rows of ``table`` for the consumer's keys, up to ``now`` by column ``until``."""
-        t = self.wh.table(table)
-        t = t.filter(t.consumer_key.isin(self.keys))
-        return t.filter(t[until] <= self.now) if until else t
+    def rows(self, sql: str, table: str, until: str | None = None) -> list[dict[str, Any]]:
+        """``sql`` over ``{src}``, the rows of ``table`` for the consumer's keys; with
+        ``until``, only those whose column ``until`` is at most ``now``."""
+        if until:
+            sql = sql.replace("{src}", f"(SELECT * FROM {{src}} AS s WHERE s.{until} <= ?)", 1)
+        return self.finder.rows(sql, table, self.keys,
+                                params=[self.now] if until else [])
 
     def time(self, value: datetime | None) -> str | None:
         if value is None:
@@ -57,20 +97,18 @@ class _View:
 
 
 def profile(ws, key_or_consumer_id: str, *, mask: bool = True,
-            now: datetime | None = None) -> dict[str, Any]:
+            now: datetime | None = None, finder: Finder | None = None,
+            resolved: tuple[Lookup, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Everything known about the consumer holding ``key_or_consumer_id`` (a key in any
     accepted spelling, or a current or old consumer id). Keys of personal types are masked
     unless ``mask`` is false. Raises :class:`SiyuError` subclasses with a clear message when
-    identities were never resolved, or the key or id is unknown."""
-    found = find_consumer(ws, key_or_consumer_id)
-    if len(found.consumer_ids) > 1:
-        raise SiyuError(tr("消费者 ID {cid} 已拆分为：{ids}；请查看其中一个",
-                           "consumer id {cid} was split into {ids}; show one of them",
-                           cid=found.requested, ids=", ".join(found.consumer_ids)))
+    identities were never resolved, or the key or id is unknown. ``resolved``: what
+    :func:`resolve` already returned for it."""
+    finder = finder or Finder(ws)
+    found, keys = resolved or resolve(ws, key_or_consumer_id, finder)
     cid = found.consumer_ids[0]
     now = now or datetime.now(UTC)
-    keys = keys_of(ws, cid)
-    view = _View(ws, [k["key"] for k in keys], now)
+    view = _View(ws, [k["key"] for k in keys], now, finder)
     show = mask_key if mask else (lambda k: k)
     relationships, last_rel = _relationships(view)
     orders, last_order = _orders(view)
@@ -81,7 +119,7 @@ def profile(ws, key_or_consumer_id: str, *, mask: bool = True,
         "consumer_id": cid,
         "requested": show(found.key) if found.key else found.requested,
         "resolved_via": found.via,
-        "previous_ids": merged_into(ws, cid),
+        "previous_ids": _merged_into(finder, cid),
         "keys": [{"key": show(k["key"]), "type": k["key_type"],
                   "first_seen": view.time(k["first_seen"])} for k in keys],
         "attributes": _attributes(view, show),
@@ -93,9 +131,21 @@ def profile(ws, key_or_consumer_id: str, *, mask: bool = True,
     }
 
 
+def _merged_into(finder: Finder, cid: str) -> list[str]:
+    """Old consumer ids recorded as merged or split into ``cid``
+    (:func:`siyu.identity.lookup.merged_into`, without the query planner's overhead)."""
+    con = finder.con
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
+                       [T.CHANGES]).fetchone()[0]:
+        return []
+    rows = con.execute(f'SELECT DISTINCT old_consumer_id FROM "{T.CHANGES}" '
+                       "WHERE new_consumer_id = ?", [cid]).fetchall()
+    return sorted(r[0] for r in rows)
+
+
 def _attributes(view: _View, show) -> dict[str, Any] | None:
-    t = view.of("consumers")
-    rows = _rows(t.order_by([ibis.desc("_load_id"), ibis.desc("_line")]).limit(1))
+    rows = view.rows("SELECT * FROM {src} ORDER BY _load_id DESC, _line DESC LIMIT 1",
+                     "consumers")
     if not rows:
         return None
     row = rows[0]
@@ -116,8 +166,8 @@ def _attributes(view: _View, show) -> dict[str, Any] | None:
 def _relationships(view: _View) -> tuple[list[dict[str, Any]], datetime | None]:
     """One entry per (field, field_ref): active when its last event up to now is a start;
     and the time of the latest event."""
-    t = view.of("relationships", "occurred_at")
-    rows = _rows(t.select("field", "field_ref", "action", "occurred_at", "source", "event_id"))
+    rows = view.rows("SELECT field, field_ref, action, occurred_at, source, event_id "
+                     "FROM {src}", "relationships", "occurred_at")
     rows.sort(key=lambda r: (r["occurred_at"], r["event_id"]))
     by_ref: dict[tuple, dict[str, Any]] = {}
     for r in rows:
@@ -141,16 +191,12 @@ def _relationships(view: _View) -> tuple[list[dict[str, Any]], datetime | None]:
 def _orders(view: _View) -> tuple[dict[str, Any], datetime | None]:
     """Order counts, paid GMV and first/last paid order; and the latest order time of any
     status."""
-    t = view.of("orders", "paid_at")
-    paid = t.status.fill_null("paid") == "paid"
-    row = _rows(t.aggregate(
-        count=t.count(),
-        paid=paid.sum(),
-        gmv=t.amount.sum(where=paid),
-        first_order_at=t.paid_at.min(where=paid),
-        last_order_at=t.paid_at.max(where=paid),
-        last_any=t.paid_at.max(),
-    ))[0]
+    paid = "coalesce(status, 'paid') = 'paid'"
+    row = view.rows(
+        f"SELECT count(*) AS count, count(*) FILTER ({paid}) AS paid, "
+        f"sum(amount) FILTER ({paid}) AS gmv, min(paid_at) FILTER ({paid}) AS first_order_at, "
+        f"max(paid_at) FILTER ({paid}) AS last_order_at, max(paid_at) AS last_any FROM {{src}}",
+        "orders", "paid_at")[0]
     gmv = row["gmv"] if row["gmv"] is not None else Decimal("0")
     return {
         "count": int(row["count"] or 0), "paid": int(row["paid"] or 0),
@@ -165,20 +211,18 @@ _OTHER_ACTIVITY = [t for t in ACTIVITY_TIMES if t not in ("interactions", "order
 
 
 def _last_other(view: _View) -> datetime | None:
-    """The latest row of the activity tables not read otherwise (shares, reviews): one
-    query."""
-    parts = []
+    """The latest row of the activity tables not read otherwise (shares, reviews)."""
+    got = []
     for table in _OTHER_ACTIVITY:
         col = ACTIVITY_TIMES[table]
-        t = view.of(table, col)
-        parts.append(t.aggregate(last=t[col].max()))
-    got = [r["last"] for r in _rows(ibis.union(*parts)) if r["last"] is not None]
+        got += [r["last"] for r in view.rows(f"SELECT max({col}) AS last FROM {{src}}",
+                                             table, col) if r["last"] is not None]
     return max(got) if got else None
 
 
 def _interactions(view: _View) -> tuple[dict[str, int], datetime | None]:
-    """Interactions per type and the latest one: one scan."""
-    t = view.of("interactions", "occurred_at")
-    rows = _rows(t.group_by("type").aggregate(n=t.count(), last=t.occurred_at.max()))
+    """Interactions per type and the latest one: one read."""
+    rows = view.rows("SELECT type, count(*) AS n, max(occurred_at) AS last FROM {src} "
+                     "GROUP BY type", "interactions", "occurred_at")
     last = max((r["last"] for r in rows), default=None)
     return {r["type"]: int(r["n"]) for r in sorted(rows, key=lambda r: r["type"])}, last

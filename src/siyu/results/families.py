@@ -152,6 +152,20 @@ def _clv_by_tier(b: Batch) -> pa.Table:
                            mean=t.total.cast("float64") / t.consumers))
 
 
+def _consumer_tiers(b: Batch) -> pa.Table:
+    """The tier of every consumer with tier ≥ 1 at end(P) (§5; absent: 0), month grain only
+    (the consumer 360° page reads its six-month tier history here while fresh), sorted by
+    consumer id so that one consumer's rows sit in few row groups."""
+    schema = pa.schema([("period", pa.string()), ("consumer_id", pa.string()),
+                        ("tier", pa.int8())])
+    if b.periods[0].grain != "month":
+        return schema.empty_table()
+    p = b.pairs
+    t = p.filter(p.after >= 1)
+    t = t.select("period", "consumer_id", tier=t.after.cast("int8"))
+    return _arrow(t.order_by(["consumer_id", "period"])).cast(schema)
+
+
 # -- GMV (§7) ------------------------------------------------------------------------------
 
 _GMV_SCHEMA = pa.schema([
@@ -311,6 +325,8 @@ RESULTS: tuple[Result, ...] = (
     Result("transitions", "Non-empty cells of the P−1 → P tier matrix (§6)", _transitions),
     Result("connection", "Connection per field and per field_ref (§6)", _connection),
     Result("clv_by_tier", "CLV per tier at end(P) (§6)", _clv_by_tier),
+    Result("consumer_tiers", "Tier of each consumer at end(P), tier ≥ 1, month grain only "
+                             "(§5)", _consumer_tiers),
     Result("gmv", "Private-domain GMV, its four factors and the LMDI attribution (§7)", _gmv),
     Result("gmv_by_field", "GMV per order field (§7)", _gmv_by_field),
     Result("daily", "Monitoring per period: new users, rates, exits (§8)", _daily),

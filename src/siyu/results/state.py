@@ -32,7 +32,7 @@ __all__ = ["METRIC_SETTINGS", "STATE", "State", "EVERYTHING", "fingerprint", "re
            "load_watermark", "dirty_since", "data_range"]
 
 STATE = "metrics_state"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped when a result table's columns or meaning change: stored results are recomputed."""
 
 EVERYTHING = datetime.min.replace(tzinfo=UTC)

@@ -30,48 +30,39 @@ def _is_own(ws, p: Principal, view: dict[str, Any]) -> bool:
                for r in view["relationships"])
 
 
-def _tier_history(ws, cid: str, months: int) -> list[dict[str, Any]]:
+def _history_periods(ws, months: int):
     from datetime import date
 
     from siyu.models.periods import period_of
-    from siyu.models.tiers import TIER_NAMES, tiers
     from siyu.web.service import default_period
 
     last = period_of(date.fromisoformat(default_period(ws) + "-01"), "month", ws.settings.zone)
     periods = [last]
     for _ in range(months - 1):
         periods.insert(0, periods[0].previous())
-    t = tiers(_sources_for(ws, cid), periods)
-    got = {r["period"]: int(r["tier"]) for r in
-           t.filter(t.consumer_id == cid).select("period", "tier").to_pyarrow().to_pylist()}
+    return periods
+
+
+def _tier_history(ws, cid: str, months: int, keys: list[str] | None = None,
+                  finder=None) -> list[dict[str, Any]]:
+    """The consumer's tier at the end of each of the last ``months`` full months
+    (:func:`siyu.consumers.tiers.consumer_tiers`: stored results while fresh, the tier model
+    over the consumer's own rows otherwise)."""
+    from siyu.consumers.tiers import consumer_tiers
+    from siyu.models.tiers import TIER_NAMES
+
+    if keys is None:
+        from siyu.identity.lookup import keys_of
+
+        keys = [k["key"] for k in keys_of(ws, cid)]
+    periods = _history_periods(ws, months)
+    got = consumer_tiers(ws, cid, keys, periods, finder)
     out = []
     for p in periods:
         tier = got.get(str(p), 0)
         zh, en = TIER_NAMES.get(tier, ("—", "—"))
         out.append({"period": str(p), "tier": tier, "name": {"zh": zh, "en": en}})
     return out
-
-
-def _sources_for(ws, cid: str):
-    """:class:`Sources` that see only the consumer and those whose orders came through the
-    consumer's shares — everything the consumer's tier depends on (§5), so the tier history
-    of one consumer costs what one consumer's rows cost."""
-    import ibis
-
-    from siyu.models.sources import Sources
-
-    rows = ws.warehouse.raw.execute("""
-        SELECT DISTINCT mo.consumer_id FROM shares s
-        JOIN identity_map ms ON ms.key = s.consumer_key AND ms.consumer_id = ?
-        JOIN orders o ON o.share_id = s.share_id
-        JOIN identity_map mo ON mo.key = o.consumer_key""", [cid]).fetchall()
-    ids = sorted({cid} | {r[0] for r in rows})
-    src = Sources.of(ws)
-    m = src.table("identity_map")
-    wanted = ibis.memtable({"cid": ids}, schema={"cid": "string"})
-    m = m.filter(m.consumer_id.isin(wanted.cid))
-    src.__dict__["identity"] = m.select(m.key, m.consumer_id)  # as Sources.cached does
-    return src
 
 
 def _tags(ws, cid: str) -> list[dict[str, Any]]:
@@ -108,27 +99,26 @@ def _journeys(ops, cid: str) -> list[dict[str, Any]]:
             for r in rows]
 
 
-def _consent(ws, keys: list[str]) -> list[dict[str, Any]]:
+def _consent(ws, keys: list[str], finder) -> list[dict[str, Any]]:
     """The latest consent event per (purpose, channel) (DOMAIN §12)."""
     if not keys:
         return []
-    rows = ws.warehouse.raw.execute("""
+    rows = finder.rows("""
         SELECT purpose, coalesce(channel, 'all') AS channel,
                arg_max(granted, occurred_at) AS granted, max(occurred_at) AS at,
                arg_max(source, occurred_at) AS source
-        FROM consents WHERE consumer_key IN (SELECT unnest(?::VARCHAR[]))
-        GROUP BY ALL ORDER BY purpose, channel""", [keys]).fetchall()
+        FROM {src} GROUP BY ALL ORDER BY purpose, channel""", "consents", keys)
     zone = ws.settings.zone
-    return [{"purpose": r[0], "channel": r[1], "granted": bool(r[2]),
-             "at": r[3].astimezone(zone).isoformat() if r[3] else None, "source": r[4]}
-            for r in rows]
+    return [{"purpose": r["purpose"], "channel": r["channel"], "granted": bool(r["granted"]),
+             "at": r["at"].astimezone(zone).isoformat() if r["at"] else None,
+             "source": r["source"]} for r in rows]
 
 
 def consumer_view(state, p: Principal, key: str, *, unmask: bool = False,
                   history_months: int = TIER_HISTORY_MONTHS) -> dict[str, Any]:
     """The 360° view of the consumer holding ``key`` as ``p`` may see it."""
-    from siyu.consumers import profile
-    from siyu.identity.lookup import keys_of
+    from siyu.consumers import profile, resolve
+    from siyu.consumers.index import Finder
 
     if not (p.may("consumers") or p.may("own_consumers")):
         raise ApiError(403, "forbidden", "角色 {r} 无权查看消费者", "role {r} may not look up "
@@ -137,14 +127,17 @@ def consumer_view(state, p: Principal, key: str, *, unmask: bool = False,
         raise ApiError(403, "forbidden", "角色 {r} 无权查看未脱敏信息",
                        "role {r} may not see unmasked personal data", r=p.role.name)
     with state.warehouse() as ws:
-        view = bilingual(profile, ws, key, mask=not unmask)
+        finder = Finder(ws)  # one index check per table for the whole page
+        found, rows = bilingual(resolve, ws, key, finder)
+        view = bilingual(profile, ws, key, mask=not unmask, finder=finder,
+                         resolved=(found, rows))
         if not p.may("consumers") and not _is_own(ws, p, view):
             raise ApiError(403, "not_your_customer", "该消费者不是您的客户",
                            "this consumer is not one of your customers")
         cid = view["consumer_id"]
-        keys = [k["key"] for k in keys_of(ws, cid)]
-        view["tier_history"] = _tier_history(ws, cid, history_months)
-        view["consent"] = _consent(ws, keys)
+        keys = [k["key"] for k in rows]
+        view["tier_history"] = _tier_history(ws, cid, history_months, keys, finder)
+        view["consent"] = _consent(ws, keys, finder)
         view["tags"] = _tags(ws, cid)
     view["journeys"] = _journeys(state.ws.ops, cid)
     view["masked"] = not unmask
