@@ -62,12 +62,11 @@ def test_simulated_delivery_happens_at_the_due_time(tmp_path, cli):
     end of the day-long tick (midnight, inside quiet hours)."""
     from sqlalchemy import select
 
+    from siyu.activation import templates
+    from siyu.activation.store import deploy
     from siyu.ops.tables import outbox
     from siyu.workspace import Workspace
     from tests.activation.template_support import shown
-
-    from siyu.activation import templates
-    from siyu.activation.store import deploy
 
     ws = Workspace.init(tmp_path / "ws", brand_name="小林咖啡")
     try:

@@ -49,6 +49,12 @@ def eval_cmd(
         t.add_row(name, f"{m['precision']:.2f}", f"{m['recall']:.2f}", str(m["support"]),
                   f"{h.get('precision', float('nan')):.2f}", f"{h.get('recall', float('nan')):.2f}")
     out.print(t)
+    for origin, o in rep.get("origins", {}).items():  # messages of one source, e.g. blind_v2
+        m = o["micro"]
+        out.print(tr(f"其中来源 {origin}（{o['messages']} 条）：P {m['precision']:.2f} / R "
+                     f"{m['recall']:.2f}",
+                     f"of which origin {origin} ({o['messages']} messages): P "
+                     f"{m['precision']:.2f} / R {m['recall']:.2f}"))
 
 
 KeyArg = Annotated[str, typer.Argument(

@@ -6,7 +6,9 @@ a comma). A hit is then
 
 - *negated* when a negator stands up to ``negation_window`` tokens before it in its clause
   (with no "但是"-like breaker between) or inside a pattern's last gap: "还没用完了",
-  "并不太贵", "没有过敏", "用了一个月没长痘";
+  "并不太贵", "没有过敏", "用了一个月没长痘"; a rhetorical word just before the negator
+  cancels it (``double_negation``: "怎么可能不生气"); a scenario's ``when_negated`` words hit
+  only when negated ("并不是很满意"), those that are also cues either way ("一点也不便宜");
 - *blocked* by the scenario's own blockers (same window, also in questions: "等用完了再说",
   "会不会刺痛" is no complaint) or exception phrases overlapping it ("后悔没早点买");
 - *questioned* when a clause-final question particle or "?" follows it ("用完了吗", "过敏么?")
@@ -86,11 +88,21 @@ class Detector:
             lexicon.words["negators"],
             lexicon.words["split_whole"],
             lexicon.words["degree"],
+            _single_words(lexicon),
         )
         self.cues: dict[str, list[Scenario]] = {}
+        # per scenario: its when_negated words, and those of them that are no cue (they hit
+        # only when negated)
+        self._when_neg: dict[str, frozenset[str]] = {}
+        self._neg_only: dict[str, frozenset[str]] = {}
         for s in lexicon.scenarios.values():
             for c in s.cues:
                 self.cues.setdefault(c, []).append(s)
+            for c in s.when_negated:
+                if c not in s.cues:
+                    self.cues.setdefault(c, []).append(s)
+            self._when_neg[s.name] = frozenset(s.when_negated)
+            self._neg_only[s.name] = frozenset(s.when_negated) - frozenset(s.cues)
         self.patterns: list[_Pattern] = []
         literals = set(self.cues)
         anchored = True  # every pattern starts with words: the prefilter is exact
@@ -116,11 +128,16 @@ class Detector:
         self._head_len = max(
             (len(w) for w in [*self.cues, *self._heads] if not w.isascii()), default=1
         )
+        # English phrases of several words ("too expensive") are several tokens: their own limit
+        self._ascii_len = max(
+            (len(w) for w in [*self.cues, *self._heads] if w.isascii()), default=1
+        )
         # a message with none of these substrings cannot hit: skip its segmentation
         alts = sorted(literals, key=len, reverse=True)
         self._prefilter = re.compile("|".join(map(re.escape, alts))) if alts and anchored else None
         w = lexicon.words
         self.negators, self.breakers = w["negators"], w["negation_breakers"]
+        self.double = w["double_negation"]
         self.particles, self.markers, self.degree = (
             w["question_particles"],
             w["question_markers"],
@@ -232,8 +249,14 @@ class Detector:
             if t in self.breakers or t in CLAUSE_BREAKS:
                 return None
             if t in words:
+                if words is self.negators and self._doubled(toks, start, k):
+                    return None
                 return t
         return None
+
+    def _doubled(self, toks: list[str], start: int, k: int) -> bool:
+        """A rhetorical word just before the negator at k cancels it ("怎么可能不生气")."""
+        return any(toks[j] in self.double for j in range(max(start, k - 2), k))
 
     def _excepted(
         self, s: Scenario, toks: list[str], start: int, end: int, a: int, b: int
@@ -285,13 +308,14 @@ class Detector:
         """(scenario, what matched, start, end, gap): ``gap`` is a pattern's last gap.
         ``text`` is the (normalised) text the tokens spell, ``offsets`` their start offsets."""
         cues, heads, limit = self.cues, self._heads, self._head_len
+        alimit = self._ascii_len
         stop = offsets[end]
         for i in range(start, end):
             done: set[int] = set()
             s = ""
             for j in range(i, end):  # every string spelled by tokens from i: one dict look-up
                 s += toks[j]
-                if len(s) > limit and j > i:
+                if len(s) > limit and j > i and (len(s) > alimit or not s.isascii()):
                     break
                 for sc in cues.get(s, ()):
                     yield sc, f'cue "{s}"', i, j + 1, (-1, -1)
@@ -373,6 +397,13 @@ class Detector:
                 if block is None and gap[1] > gap[0]:
                     block = self._negator(toks, gap[0], gap[1], s.blockers)
             block = block or self._excepted(s, toks, start, end, a, b)
+            word = norm[offsets[a] : offsets[b]]
+            if how[0] == "c" and word in self._when_neg[s.name]:  # a cue of when_negated
+                if word in self._neg_only[s.name] and (neg is None or q is not None):
+                    continue  # "满意" alone is no hit; "不满意吗" asks
+                if neg is not None and block is None:
+                    how = f'{how} (negated "{neg}": counts)'
+                    neg = None
             target, dropped = s, False
             notes = [f'{how} matched "{matched}" at {offsets[a]}-{offsets[b]}']
             if q is not None:
@@ -404,6 +435,17 @@ class Detector:
                 intensity=self._intensity(toks, start, a, b, end),
                 explain=f"{target.name} ({target.label}): " + "; ".join(notes),
             )
+
+
+def _single_words(lex: Lexicon) -> frozenset[str]:
+    """The one-character cues and pattern words (the segmenter splits a modal off them)."""
+    out: set[str] = set()
+    for s in lex.scenarios.values():
+        out.update(c for c in s.cues if len(c) == 1)
+        for p in s.patterns:
+            for part in p.split():
+                out.update(a for a in part.split("|") if len(a) == 1 and a not in "*$")
+    return frozenset(out)
 
 
 def _tail(parts: tuple[_Part, ...]) -> re.Pattern[str] | None:

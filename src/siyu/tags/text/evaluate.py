@@ -7,6 +7,10 @@ the first lexicon; ids ``r…``, ``s…`` and ``t…`` were each written as a fr
 lexicon was frozen, measured, and then used to improve it (so they are "dev" now); ids ``h…``
 (split "holdout") were written after that freeze and not tuned on; ids ``w…`` ("dev") come from
 the later round that widened the lexicon for unseen phrasings (docs/tags.md has the figures).
+Round 3 used the former blind set ``eval/blind_v2.jsonl`` for tuning: its messages are copied
+here as "dev" with ``"origin": "blind_v2"`` (ids ``v…``; 7 of its 280 texts were already in the
+set and are kept once), next to the messages written in that round (ids ``y…``, ``"origin":
+"round3"``). :func:`evaluate` reports every origin separately.
 
 Labels: ``cycle_due`` the consumer's own supply is (nearly) used up or they restock;
 ``buying_for_others`` buying for or gifting to someone else, or someone else asking about the
@@ -49,6 +53,8 @@ def load_dataset(path: str | Path | None = None) -> list[dict[str, Any]]:
             raise LexiconError(f"{name}:{n}: not JSON: {e.msg}") from e
         if not isinstance(row.get("text"), str) or not isinstance(row.get("labels"), list):
             raise LexiconError(f'{name}:{n}: needs "text" (string) and "labels" (list)')
+        if "origin" in row and not isinstance(row["origin"], str):
+            raise LexiconError(f'{name}:{n}: "origin" must be a string')
         row.setdefault("split", "dev")
         row.setdefault("id", str(n))
         rows.append(row)
@@ -92,7 +98,8 @@ def evaluate(
     """Per-scenario precision, recall, F1 and support, plus the micro average, per split.
 
     Returns a JSON-ready dict: ``{"messages", "scenarios", "micro", "errors", "splits":
-    {"dev": {...}, "holdout": {...}}}`` where each split has the same keys as the whole.
+    {"dev": {...}, "holdout": {...}}, "origins": {"blind_v2": {...}, ...}}`` where each split
+    and each origin (rows with an ``"origin"`` key) has the same keys as the whole.
 
     >>> r = evaluate()
     >>> r["messages"] >= 300 and r["micro"]["precision"] >= 0.9
@@ -107,4 +114,10 @@ def evaluate(
     for split in sorted({r["split"] for r in rows}):
         idx = [i for i, r in enumerate(rows) if r["split"] == split]
         result["splits"][split] = _table([rows[i] for i in idx], [predicted[i] for i in idx], names)
+    result["origins"] = {}
+    for origin in sorted({r["origin"] for r in rows if r.get("origin")}):
+        idx = [i for i, r in enumerate(rows) if r.get("origin") == origin]
+        result["origins"][origin] = _table(
+            [rows[i] for i in idx], [predicted[i] for i in idx], names
+        )
     return result

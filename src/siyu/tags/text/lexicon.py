@@ -26,6 +26,7 @@ WORD_KEYS = (
     "degree",
     "keep_whole",
     "split_whole",
+    "double_negation",
 )
 SCENARIO_KEYS = {
     "kind",
@@ -36,6 +37,7 @@ SCENARIO_KEYS = {
     "patterns",
     "blockers",
     "exceptions",
+    "when_negated",
 }
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -57,6 +59,9 @@ class Scenario:
     patterns: tuple[str, ...]
     blockers: frozenset[str] = frozenset()
     exceptions: tuple[str, ...] = ()
+    # words that hit only when negated ("不满意", "一点也不便宜"); a word that is also a cue
+    # hits whether negated or not
+    when_negated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,11 +80,12 @@ class Lexicon:
         out: set[str] = set()
         for s in self.scenarios.values():
             out.update(s.cues)
+            out.update(s.when_negated)
             for p in s.patterns:
                 for part in p.split():
                     if part not in ("*", "$") and not part.startswith("/"):
                         out.update(a for a in part.split("|") if "{" not in a)
-        for key in ("question_markers", "negators", "keep_whole"):
+        for key in ("question_markers", "negators", "keep_whole", "double_negation"):
             out.update(self.words[key])
         for s in self.scenarios.values():
             out.update(s.blockers)
@@ -174,6 +180,7 @@ def _validate(
         _str_list(spec.get("cues", []), source, f"{key}.cues")
         _str_list(spec.get("blockers", []), source, f"{key}.blockers")
         _str_list(spec.get("exceptions", []), source, f"{key}.exceptions")
+        _str_list(spec.get("when_negated", []), source, f"{key}.when_negated")
         for i, p in enumerate(_str_list(spec.get("patterns", []), source, f"{key}.patterns")):
             for part in p.split():
                 for m in re.finditer(r"\{(\w+)\}", part):
@@ -222,6 +229,7 @@ def _build(doc: dict[str, Any], sources: tuple[str, ...]) -> Lexicon:
             patterns=tuple(p.strip() for p in spec.get("patterns", [])),
             blockers=frozenset(spec.get("blockers", [])),
             exceptions=tuple(spec.get("exceptions", [])),
+            when_negated=tuple(c.strip() for c in spec.get("when_negated", [])),
         )
     words = {k: frozenset(doc.get("words", {}).get(k, [])) for k in WORD_KEYS}
     classes = {k: frozenset(v) for k, v in doc.get("classes", {}).items()}

@@ -13,7 +13,11 @@ import jieba
 __all__ = ["Segmenter", "cache_dir"]
 
 # particles split off the end of a lexicon word whose rest is a lexicon word too
-TRAILING = frozenset("了啦咯哦呢吧啊呀")
+TRAILING = frozenset("了啦咯哦呢吧啊呀的")
+
+# modal verbs and adverbs jieba glues to a one-character lexicon word ("想送", "能免", "要寄"):
+# such a two-character token that is no lexicon word itself is split in two
+MODALS = frozenset("想要能会可得该就都也还再才又只快先")
 
 # a user word gets at least this frequency, so that lexicon entries stay whole tokens
 USER_WORD_FREQ = 200_000
@@ -45,6 +49,7 @@ class Segmenter:
         negators: frozenset[str] = frozenset(),
         split: frozenset[str] = frozenset(),
         degree: frozenset[str] = frozenset(),
+        singles: frozenset[str] = frozenset(),
     ) -> None:
         jieba.setLogLevel(logging.WARNING)
         tok = jieba.Tokenizer()
@@ -59,6 +64,8 @@ class Segmenter:
         self._vocab = frozenset(vocabulary)
         self._negators = tuple(sorted(negators, key=len, reverse=True))
         self._degree = frozenset(d for d in degree if len(d) <= 2)
+        # one-character lexicon words a modal may be glued to ("送", "免", "寄")
+        self._singles = frozenset(w for w in singles if len(w) == 1)
 
     def tokens(self, text: str) -> list[str]:
         """The tokens of ``text``; they concatenate back to ``text`` exactly."""
@@ -72,8 +79,9 @@ class Segmenter:
         "垃圾东西"): split a token at its longest lexicon-word prefix or suffix. Cues match on
         concatenated tokens, so a split never loses a match; it only exposes the inner word.
         Lexicon words themselves lose a leading degree word or a trailing particle when the rest
-        is a lexicon word ("太离谱" → 太 / 离谱, "几次了" → 几次 / 了), so that a pattern in
-        another scenario ("价格 * 离谱") still sees the inner word."""
+        is a lexicon word ("太离谱" → 太 / 离谱, "几次了" → 几次 / 了, "宣传的" → 宣传 / 的), so that
+        a pattern in another scenario ("价格 * 离谱") still sees the inner word. A modal glued to
+        a one-character lexicon word is split off ("想送" → 想 / 送, "能免" → 能 / 免)."""
         if depth and len(t) > 2 and t in self._vocab:
             if t[-1] in TRAILING and t[:-1] in self._vocab:
                 self._split(t[:-1], out, depth - 1)
@@ -84,6 +92,10 @@ class Segmenter:
                     out.append(t[:n])
                     self._split(t[n:], out, depth - 1)
                     return
+        if len(t) == 2 and t[0] in MODALS and t[1] in self._singles and t not in self._vocab:
+            out.append(t[0])
+            out.append(t[1])
+            return
         if depth and len(t) > 2 and t not in self._vocab:
             vocab = self._vocab
             for n in range(len(t) - 1, 1, -1):
