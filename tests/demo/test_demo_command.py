@@ -20,6 +20,15 @@ def test_demo_builds_a_workspace_and_can_be_rebuilt(tmp_path, cli):
     assert fast["period"] == "2025-12"
     assert sum(fast["tiers"].values()) == fast["capital"] > 0
     assert fast == cli.json("metrics", "fast", "--period", "2025-12", "--home", d)
+    # what the console reads is ready: the six months 2025-07…12 stored, tags at the last
+    # day, the consumer lookup index
+    c = got["console"]
+    assert c["months"] == 6
+    assert c["tags"] > 0 and c["lookup_rows"] > s["rows"]["orders"]
+    assert cli.json("metrics", "compute", "--from", "2025-07", "--to", "2025-12",
+                    "--home", d)["computed"] == []  # all stored and fresh
+    status = cli.json("consumer", "index", "--status", "--home", d)
+    assert status["tables"] and all(t["usable"] for t in status["tables"])
 
     again = cli.json("demo", "--dir", d, "--consumers", "600", "--days", "60", "--seed", "3")
     assert again["summary"] == s                      # same seed, same brand, same numbers

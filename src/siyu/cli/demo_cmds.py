@@ -110,6 +110,9 @@ def demo(
         t3 = time.perf_counter()
         flows = _journeys(ws, summary, quiet)
         t_j = time.perf_counter() - t3
+        t4 = time.perf_counter()
+        console = _console_data(ws, summary, quiet)
+        t_c = time.perf_counter() - t4
     finally:
         ws.close()
     imported = {k: sum(r.as_json()[k] for r in results)
@@ -117,9 +120,10 @@ def demo(
     if as_json:
         emit_json({"home": str(directory), "generated": generated, "import": imported,
                    "identity": report, "summary": summary, "fast": diagnosis,
-                   "journeys": flows,
+                   "journeys": flows, "console": console,
                    "seconds": {"generate": round(t_gen, 1), "import": round(t_imp, 1),
-                               "identity": round(t_id, 1), "journeys": round(t_j, 1)}})
+                               "identity": round(t_id, 1), "journeys": round(t_j, 1),
+                               "console": round(t_c, 1)}})
         return
     _print_summary(summary, {
         tr("导入：读取 / 新增 / 重复 / 拒绝", "import: read / loaded / duplicates / rejected"):
@@ -166,6 +170,42 @@ def _journeys(ws, summary: dict, quiet: bool) -> dict | None:
     with count_progress(tr("旅程", "journeys"), 14, enabled=not quiet) as progress:
         return run_demo_journeys(ws, date.fromisoformat(summary["span"]["to"]),
                                  progress=progress)
+
+
+def _console_data(ws, summary: dict, quiet: bool) -> dict | None:
+    """Step ⑤: what the console reads — the stored results of the last six months of the
+    data (`siyu metrics compute`; the 360° page's tier history spans six months),
+    the tags at the last day of the data (`siyu tag compute`, which also builds the bitmap
+    index of instant audience counts) and the consumer lookup index (`siyu consumer
+    index`)."""
+    from datetime import date
+
+    from siyu.consumers.index import build_index
+    from siyu.models.periods import period_of
+    from siyu.results import compute_metrics
+    from siyu.tags.compute import compute as compute_tags
+
+    if not summary.get("span"):
+        return None
+    if not quiet:
+        err.print(tr("⑤ 运营台数据：最近 6 个月的指标结果、标签（含人群计数索引）、消费者索引",
+                     "⑤ console data: the last six months' results, tags (with the audience "
+                     "count index), the consumer lookup index"))
+    with count_progress(tr("运营台数据", "console data"), 3, enabled=not quiet) as progress:
+        step = progress or (lambda _done, _total=3: None)
+        last_day = date.fromisoformat(summary["span"]["to"])
+        last = period_of(last_day, "month", ws.settings.zone)
+        first = last
+        for _ in range(5):
+            first = first.previous()
+        months = compute_metrics(ws, "month", str(first), str(last))
+        step(1)
+        tags = compute_tags(ws, as_of=last_day)
+        step(2)
+        lookup = build_index(ws).as_json()
+        step(3)
+    return {"months": len(months.computed), "tags": tags["computed"],
+            "tags_skipped": tags["skipped"], "lookup_rows": lookup["rows"]}
 
 
 def _print_journeys(f: dict, seconds: float, home: Path) -> None:
