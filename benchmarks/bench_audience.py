@@ -14,11 +14,13 @@ resolve``; the copy is made once under ``--work`` and reused, the source is neve
 3. ``--counts`` counts of random expressions of 1–10 terms over tags, tag values, tier, RFM
    segment, CLV and churn deciles, gender and city, nested and/or/not (median, p90, p99, max);
 4. ``--event-counts`` counts of such expressions with one event-window term (an
-   ``orders``/``visits``/``messages`` window), computed in the warehouse and combined;
+   ``orders``/``visits``/``messages`` window compared with 1 or 2: the index's event recency
+   answers it), and ``--filtered-counts`` with one such term filtered on a field (computed
+   in the warehouse and combined);
 5. ``--check`` small random trees (2–3 terms, the first with an event window) counted on the
    index and in the warehouse: the bench stops if they differ (not timed in 3 and 4);
 6. two saved audiences refreshed at ``--as-of`` and on the first of its month (a diff), and
-   the bigger one exported to CSV;
+   the bigger one exported to CSV (``--skip-refresh`` leaves this out);
 7. one ``siyu audience count --json`` as a child process (start-up included).
 
 Results go to ``benchmarks/out/<time>-audience-<consumers>.json`` and a Markdown table.
@@ -40,6 +42,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from siyu.audience import And, Compare, EventAgg, Not, Or, TagTerm, count, to_text
+from siyu.audience.ast import EventFilter
 from siyu.audience.index import build_index
 from siyu.models.rfm import SEGMENTS
 from siyu.workspace import Workspace
@@ -95,12 +98,17 @@ def random_term(rng: random.Random):
     return Compare("city", "in", tuple(rng.sample(CITIES, rng.randrange(1, 4))))
 
 
-def random_tree(rng: random.Random, n_terms: int, event: bool = False):
+def random_tree(rng: random.Random, n_terms: int, event: bool = False,
+                filtered: bool = False):
+    """``filtered``: the event term has a field filter, so the recency bitmaps cannot answer
+    it and the warehouse counts it."""
     items = [random_term(rng) for _ in range(n_terms)]
     if event:
         kind = rng.choice(("orders", "visits", "messages"))
+        where = ((EventFilter("field", "=", "shop" if kind == "orders" else "mini_program"),)
+                 if filtered else ())
         items[rng.randrange(n_terms)] = EventAgg(kind, rng.choice((30, 90)), "d", ">=",
-                                                 rng.randrange(1, 3))
+                                                 rng.randrange(1, 3), where)
     items = [Not(i) if rng.random() < 0.2 else i for i in items]
     while len(items) > 1:  # nest: combine two to four neighbours at a time
         k = min(len(items), rng.randrange(2, 5))
@@ -179,7 +187,10 @@ def main() -> None:
     ap.add_argument("--as-of", default="2025-12-31")
     ap.add_argument("--counts", type=int, default=200)
     ap.add_argument("--event-counts", type=int, default=10)
+    ap.add_argument("--filtered-counts", type=int, default=10)
     ap.add_argument("--check", type=int, default=3)
+    ap.add_argument("--skip-refresh", action="store_true",
+                    help="skip step 6 (saved audiences refreshed, one exported)")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
@@ -211,12 +222,18 @@ def main() -> None:
         res["event_counts"] = quantiles(timed_counts(ws, ev, as_of))
         res["event_examples"] = [to_text(t) for t in ev[:3]]
         print(f"event counts: {res['event_counts']}", file=sys.stderr)
+        fv = [random_tree(rng, rng.randrange(1, 11), event=True, filtered=True)
+              for _ in range(a.filtered_counts)]
+        res["filtered_event_counts"] = quantiles(timed_counts(ws, fv, as_of))
+        res["filtered_event_examples"] = [to_text(t) for t in fv[:3]]
+        print(f"filtered event counts: {res['filtered_event_counts']}", file=sys.stderr)
         # small trees (2–3 terms, one with an event window): the warehouse is slow
         small = [random_tree(rng, rng.randrange(2, 4), event=i == 0) for i in range(a.check)]
         res["checked"] = checked_counts(ws, small, as_of)
         print(f"checked against the warehouse: {len(small)}", file=sys.stderr)
-        res["refresh"] = refresh_and_export(ws, as_of, a.work)
-        print(f"refresh and export: {res['refresh']}", file=sys.stderr)
+        if not a.skip_refresh:
+            res["refresh"] = refresh_and_export(ws, as_of, a.work)
+            print(f"refresh and export: {res['refresh']}", file=sys.stderr)
         res["consumers"] = res["index"]["consumers"]
     expr = to_text(trees[0])
     t0 = time.perf_counter()
@@ -230,13 +247,14 @@ def main() -> None:
                                    f"{res['consumers']}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, ensure_ascii=False, indent=1))
-    c, e = res["counts"], res["event_counts"]
+    c, e, f = res["counts"], res["event_counts"], res["filtered_event_counts"]
     print(f"| consumers | index build s | index MB | counts (n) median / p99 / max ms | "
-          f"one event-window term (n) median / max ms | CLI count wall ms |\n|---|---|---|---|"
-          f"---|---|\n| {res['consumers']:,} | {res['index_s']} | "
+          f"one event-window term (n) median / max ms | one filtered event term (n) median / "
+          f"max ms | CLI count wall ms |\n|---|---|---|---|---|---|---|\n"
+          f"| {res['consumers']:,} | {res['index_s']} | "
           f"{res['index_bytes'] / 2**20:.1f} | ({c['n']}) {c['median']} / {c['p99']} / "
-          f"{c['max']} | ({e['n']}) {e['median']} / {e['max']} | "
-          f"{res['cli_count']['wall_ms']} |")
+          f"{c['max']} | ({e['n']}) {e['median']} / {e['max']} | ({f['n']}) {f['median']} / "
+          f"{f['max']} | {res['cli_count']['wall_ms']} |")
     print(f"results: {out}")
 
 

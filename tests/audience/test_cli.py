@@ -44,8 +44,11 @@ def test_the_whole_flow(cli, home, tmp_path):
     c = cli.json("audience", "count", "in_audience('高潜') and tier = 5", "--as-of", AS_OF, *h)
     assert set(c) == {"count", "ms"} and c["count"] == 2  # u6, u14
     ex = cli("audience", "count", "tier = 5 and orders(last 31d) >= 2", "--as-of", AS_OF,
-             "--explain", *h).stdout
-    assert "index" in ex and "warehouse" in ex and "orders(last 31d) >= 2" in ex
+             "--explain", *h).stdout  # a count compared with ≤ 3: from the recency bitmaps
+    assert "warehouse" not in ex and "orders(last 31d) >= 2" in ex
+    ex = cli("audience", "count", "tier = 5 and orders(last 31d) >= 4", "--as-of", AS_OF,
+             "--explain", *h).stdout  # deeper than the index keeps: the warehouse counts
+    assert "index" in ex and "warehouse" in ex and "orders(last 31d) >= 4" in ex
 
     out = tmp_path / "gq.csv"
     e = cli.json("audience", "export", "高潜", "--out", out, *h)

@@ -68,7 +68,9 @@ def test_build_stats(iws):
                           "birthday_month": 2}
     assert s["tags"] == 3 and s["audiences"] == 2
     assert s["bitmaps"] == 1 + sum(1 + n for n in s["terms"].values()) + (1 + 2) + (1 + 2) + (
-        1 + 0) + 2
+        1 + 0) + 2 + sum(s["recency"].values())
+    assert set(s["recency"]) == {"orders", "visits", "engagements", "messages", "views",
+                                 "shares"} and s["recency"]["orders"] > 0
 
 
 INT_TERMS = {"tier": (0, 5), "clv_decile": (1, 10), "churn_decile": (1, 10),
@@ -142,9 +144,9 @@ def test_mixed_random_trees_equal_warehouse(iws, tree):
 
 
 @pytest.mark.parametrize("text", [
-    'tier >= 3 and orders(last 30d) >= 2',
+    'tier >= 3 and gmv(last 30d) >= 100',
     'not in_field("membership") or tag("vip")',
-    '(city = "上海" or messages(last 30d) >= 1) and not (tier = 0 or orders(last 30d) = 0)',
+    '(city = "上海" or purchase_days(last 30d) >= 1) and not (tier = 0 or orders(last 30d) = 4)',
     'not (views(last 30d) = 1 or in_field("group_chat", "g-001")) and churn_decile >= 5',
 ])
 def test_mixed_trees_combine_warehouse_terms(iws, text):
@@ -161,10 +163,49 @@ def test_count_json_shape_and_explain(iws):
     ex = count(iws, "tier >= 4 and orders(last 30d) >= 2", AS_OF, explain=True)
     assert ex["count"] == 2 and ex["index"] is True  # u5, u12
     assert ex["terms"] == [{"term": "tier >= 4", "from": "index", "why": ""},
-                           {"term": "orders(last 30d) >= 2", "from": "warehouse",
-                            "why": "computed in the warehouse"}]
+                           {"term": "orders(last 30d) >= 2", "from": "index", "why": ""}]
     only_events = count(iws, "orders(last 30d) >= 2", AS_OF, explain=True)
-    assert only_events["index"] is False and only_events["count"] == 7
+    assert only_events["index"] is True and only_events["count"] == 7
+    deep = count(iws, "tier >= 4 and orders(last 30d) > 3", AS_OF, explain=True)
+    assert deep["terms"][1] == {"term": "orders(last 30d) > 3", "from": "warehouse",
+                                "why": "computed in the warehouse"}
+    filtered = count(iws, "orders(last 30d) >= 2 and gmv(last 30d) >= 1", AS_OF, explain=True)
+    assert [t["from"] for t in filtered["terms"]] == ["index", "warehouse"]
+
+
+recency_terms = st.builds(
+    lambda kind, n, unit, op, v: EventAgg(kind, n, unit, op, v),
+    st.sampled_from(("orders", "visits", "engagements", "messages", "views", "shares")),
+    st.sampled_from((1, 2, 7, 30, 59, 60, 61, 90, 400, 401)), st.sampled_from(("d", "w")),
+    st.sampled_from(OPS), st.one_of(st.integers(-1, 5), st.sampled_from((0.0, 1.0, 1.5))))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(term=recency_terms)
+def test_event_windows_from_the_recency_bitmaps_equal_the_warehouse(iws, term):
+    """Counts of events in a window compared with a small whole number come from the k-th
+    latest event's age; everything else (deeper, longer, fractional) from the warehouse —
+    the same consumers either way, window edges included."""
+    from siyu.audience.index import RECENCY_DAYS, RECENCY_DEPTH
+
+    bm, ex = evaluate(iws, term, AS_OF)
+    want = warehouse_bitmap(iws, term)
+    v = term.value
+    whole = float(v).is_integer()
+    need = int(v) + (1 if term.op in (">", "<=", "=", "!=") else 0) if whole else 99
+    if need <= RECENCY_DEPTH and term.days <= RECENCY_DAYS:
+        assert ex.used_index and [t["from"] for t in ex.terms] == ["index"]
+        assert bm == want
+    else:
+        assert bm is None and count(iws, term, AS_OF)["count"] == len(want)
+
+
+def test_event_recency_needs_the_index_day(iws):
+    feb = date(2025, 2, 28)
+    tree = parse("orders(last 30d) >= 1")
+    bm, ex = evaluate(iws, And((tree, parse('city = "北京"'))), feb)
+    assert [t["from"] for t in ex.terms] == ["warehouse", "index"]
+    assert bm == warehouse_bitmap(iws, And((tree, parse('city = "北京"'))), feb)
 
 
 def test_tier_and_rfm_need_the_index_day(iws):

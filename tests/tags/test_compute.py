@@ -251,3 +251,16 @@ def test_compute_rebuilds_the_audience_index_for_its_day(tws, computed):  # noqa
     got = count(tws, 'tag("抗衰老需求")', AS_OF, explain=True)
     assert got["index"] is True and got["count"] == len(RULE_MEMBERS)
     assert [t["from"] for t in got["terms"]] == ["index"]
+
+
+def test_the_index_reuses_the_model_tags_tier_and_rfm_exactly(tws, computed):  # noqa: F811
+    """The index built at the end of a compute takes tier and RFM from the model tags' values
+    (computed once): every tier and segment count equals the warehouse's."""
+    from siyu.audience.service import count
+    from siyu.models.rfm import SEGMENTS
+
+    exprs = [f"tier = {t}" for t in range(6)] + [f'rfm = "{s}"' for s in SEGMENTS]
+    for e in exprs:
+        fast = count(tws, e, AS_OF, explain=True)
+        assert fast["index"] is True, e
+        assert fast["count"] == len(members(tws, e, AS_OF)), e

@@ -9,6 +9,11 @@ reused). The index holds one roaring bitmap (pyroaring) of ordinals per:
   birthday month — plus a ``has`` bitmap of the consumers that have any value;
 - tag (``tag("x")``) and tag value (``tag("x", "v")``) of ``tag_values``;
 - saved audience (``in_audience``) of ``audience_members``;
+- event recency (:data:`RECENCY_KINDS`): for the k-th most recent event of a kind before the
+  as_of instant (k = 1…:data:`RECENCY_DEPTH`), one bitmap per age in whole days (ceil of the
+  time since it, up to :data:`RECENCY_DAYS`). ``orders(last 90d) >= 2`` holds exactly when the
+  second most recent paid order is at most 90 days old, so an event-window count compared
+  with a small number is the union of at most N bitmaps — no scan of the events;
 - the universe: every consumer in ``identity_map`` (``not x`` = universe − x).
 
 It lives under ``<home>/index/``: ``manifest.json`` (the as_of it describes, the fingerprint
@@ -19,8 +24,9 @@ lazily: a count deserialises only the bitmaps its terms need.
 the inputs (row counts, the latest OneID run, the latest tag time, the settings the models
 read). A term comes from the index only when its section's part is unchanged and, for tier
 and rfm (the only terms that depend on the day), when the index was built for the requested
-as_of. Other terms — event windows, ``in_field``, and stale ones — are computed in the
-warehouse and turned into a bitmap through the ordinals; when the identity part itself is
+as_of (likewise event recency). Other terms — event windows with filters, sums (``gmv``,
+``purchase_days``), longer windows or larger numbers than the recency section holds,
+``in_field``, and stale ones — are computed in the warehouse and turned into a bitmap through the ordinals; when the identity part itself is
 stale (OneID re-ran) the whole count falls back to the warehouse.
 
 Built by :func:`build_index` (the end of ``siyu tag compute`` and ``siyu audience index``);
@@ -55,6 +61,7 @@ from siyu.audience.compile import (
     TAG_VALUES,
     ZERO_TERMS,
     compile_audience,
+    event_rows,
     latest_attributes,
     term_values,
 )
@@ -82,11 +89,20 @@ INDEXED_TERMS: dict[str, str] = {
 """Comparison term → the fingerprint section its bitmaps depend on."""
 AS_OF_TERMS = ("tier", "rfm")
 """Terms whose value depends on the day: usable only from an index built for that as_of."""
+RECENCY_KINDS = ("orders", "visits", "engagements", "messages", "views", "shares")
+"""Event kinds whose counts in a window the index answers (without filters)."""
+RECENCY_DEPTH = 3
+"""The index knows each consumer's 1st…3rd most recent event of each kind: counts compared
+with 0–3 (``>= 3``, ``< 3``, ``= 2``, ``> 2``…) come from it."""
+RECENCY_DAYS = 400
+"""The longest window (in days) the recency section answers."""
+EVENT_TABLES = ("orders", "interactions", "shares")
+_DAY_US = 86_400_000_000
 ACTIVITY_TABLES = ("relationships", "orders", "shares", "reviews")
 """What tiers (§5) and RFM (§9) read."""
 SETTING_PREFIXES = ("timezone", "propagation_", "rfm_")
 """Settings that change tiers or RFM segments."""
-SECTIONS = ("identity", "attributes", "activity", "predictions", "tags", "audiences")
+SECTIONS = ("identity", "attributes", "activity", "predictions", "tags", "audiences", "events")
 
 _NEGATE = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _PY_OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -186,6 +202,9 @@ def fingerprint(ws, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
         elif s == "audiences":
             out[s] = None if AUDIENCE_MEMBERS not in tables else {
                 "rows": _count(con, AUDIENCE_MEMBERS, tables), "refresh": _latest_refresh(ws)}
+        elif s == "events":
+            out[s] = {t: _count(con, t, tables) for t in EVENT_TABLES} | {
+                "timezone": ws.settings.timezone}
     return out
 
 
@@ -303,10 +322,11 @@ def _audience_bitmaps(ws, w: _Writer) -> dict[str, list]:
 
 
 def build_index(ws, as_of: date | None = None, *,
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                progress: Callable[[str], None] | None = None,
+                values: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the whole index for the end of local day ``as_of`` (default: today) and return
-    its statistics: ``{"as_of", "consumers", "bitmaps", "bytes", "terms", "tags",
-    "audiences", "skipped", "ms", "dir"}`` (``skipped``: sections whose table is missing)."""
+    its statistics: ``{"as_of", "consumers", "bitmaps", "bytes", "terms", "tags", "recency"
+    (bitmaps per event kind), "audiences", "skipped", "ms", "dir"}`` (``skipped``: sections whose table is missing)."""
     t0 = time.perf_counter()
     day = as_of or _today(ws)
     con = ws.warehouse.ibis
@@ -341,7 +361,8 @@ def build_index(ws, as_of: date | None = None, *,
                          .to_pyarrow())
             rows = _grouped(attrs, [term])
         else:
-            v = term_values(src, term, day)
+            v = (ibis.memtable(values[term]) if values and term in values
+                 else term_values(src, term, day))
             rows = _grouped(v.join(o, "consumer_id").select("v", "ordinal"), ["v"])
         by_value = {k[0]: bm for k, bm in rows}
         has = BitMap.union(*by_value.values()) if by_value else BitMap()
@@ -365,24 +386,57 @@ def build_index(ws, as_of: date | None = None, *,
                               values.items(), key=lambda kv: str(kv[0])) if v is not None}}
     else:
         skipped.append("tags")
+    step("events")
+    recency = _recency(ws, src, day, base)
     step("audiences")
     audiences = _audience_bitmaps(ws, aud)
     manifest = {"format": FORMAT, "as_of": day.isoformat(), "built_at":
                 datetime.now(UTC).isoformat(timespec="seconds"), "fingerprint": fp,
                 "files": {"base": base.path.name, "audiences": aud.path.name},
                 "universe": base.add(universe), "terms": terms, "tags": tags,
-                "audiences": audiences}
+                "recency": recency, "audiences": audiences}
     base.close()
     aud.close()
     _write_manifest(d, manifest)
     _remove_unreferenced(d, manifest)
     n_bitmaps = 1 + sum(1 + len(t["values"]) for t in terms.values()) + sum(
-        1 + len(t["values"]) for t in tags.values()) + len(audiences)
+        1 + len(t["values"]) for t in tags.values()) + len(audiences) + sum(
+        len(ages) for by_k in recency.values() for ages in by_k.values())
     return {"as_of": day.isoformat(), "consumers": len(universe), "bitmaps": n_bitmaps,
             "bytes": base.offset + aud.offset,
             "terms": {t: len(v["values"]) for t, v in terms.items()}, "tags": len(tags),
+            "recency": {k: sum(len(a) for a in by_k.values()) for k, by_k in recency.items()},
             "audiences": len(audiences), "skipped": skipped,
             "ms": round((time.perf_counter() - t0) * 1000, 1), "dir": str(d)}
+
+
+def _recency(ws, src: Sources, day: date, w: _Writer) -> dict[str, dict[str, list]]:
+    """The event recency section: ``{kind: {k: [[age_days, ref], …]}}`` (see the module's
+    docstring). The events are :func:`~siyu.audience.compile.event_rows` — the same rows the
+    warehouse counts — of the :data:`RECENCY_DAYS` before the as_of instant; each consumer's
+    :data:`RECENCY_DEPTH` latest are kept by one aggregate (DuckDB's ``max(x, n)``)."""
+    from siyu.audience.compile import _Compiler
+
+    instant = _Compiler(src, day).instant
+    inst_us = int(instant.timestamp()) * 1_000_000 + instant.microsecond
+    raw = ws.warehouse.raw
+    out: dict[str, dict[str, list]] = {}
+    for kind in RECENCY_KINDS:
+        rows, at = event_rows(src, EventAgg(kind, RECENCY_DAYS, "d", ">=", 1), instant)
+        sql = ws.warehouse.ibis.compile(rows.select("consumer_id", ts=rows[at]))
+        got = raw.execute(f"""
+            WITH top AS (SELECT consumer_id, max(ts, {RECENCY_DEPTH}) AS l
+                         FROM ({sql}) GROUP BY consumer_id),
+            u AS (SELECT consumer_id, unnest(l) AS ts, unnest(range(1, len(l) + 1)) AS k
+                  FROM top)
+            SELECT o.ordinal, u.k, ({inst_us} - epoch_us(u.ts) + {_DAY_US - 1}) // {_DAY_US}
+                   AS age
+            FROM u JOIN {ORDINALS} o USING (consumer_id)""").to_arrow_table()
+        by_k: dict[str, list] = {}
+        for (k, age), bm in _grouped(got, ["k", "age"]):
+            by_k.setdefault(str(k), []).append([int(age), w.add(bm)])
+        out[kind] = {k: sorted(v) for k, v in by_k.items()}
+    return out
 
 
 def update_audiences(ws) -> bool:
@@ -467,6 +521,25 @@ class Index:
     def audience(self, n: InAudience) -> BitMap:
         return self.bitmap(self.manifest["audiences"].get(n.name))
 
+    def within(self, kind: str, k: int, days: int) -> BitMap:
+        """Consumers with at least ``k`` events of ``kind`` in the ``days`` before the
+        as_of instant (``k`` ≥ 1): their k-th most recent one is at most ``days`` old."""
+        ages = self.manifest["recency"][kind].get(str(k), [])
+        hits = [self.bitmap(ref) for age, ref in ages if age <= days]
+        return BitMap.union(*hits) if hits else BitMap()
+
+    def event(self, n: EventAgg) -> BitMap:
+        """An event-window count answered by the recency bitmaps (see :func:`recency_ok`)."""
+        v = int(n.value)
+        at_least = {">=": v, ">": v + 1}.get(n.op)
+        if at_least is not None:
+            return self.universe.copy() if at_least <= 0 else self.within(n.kind, at_least,
+                                                                           n.days)
+        if n.op in ("<", "<="):
+            return self.universe - self.event(replace(n, op=_NEGATE[n.op]))
+        eq = self.event(replace(n, op=">=")) - self.event(replace(n, op=">"))
+        return eq if n.op == "=" else self.universe - eq
+
 
 def load_index(ws) -> Index | None:
     """The index of the workspace, or None when there is none (or it is unreadable)."""
@@ -494,7 +567,22 @@ class Explained:
     terms: list[dict[str, str]] = field(default_factory=list)
 
 
+def recency_ok(n: EventAgg) -> bool:
+    """Whether the recency bitmaps answer ``n``: a count of a kind they hold, no filters, a
+    window of at most :data:`RECENCY_DAYS` and a whole number that needs at most the
+    :data:`RECENCY_DEPTH` latest events."""
+    if n.kind not in RECENCY_KINDS or n.filters or n.days > RECENCY_DAYS:
+        return False
+    v = n.value
+    if isinstance(v, float) and not v.is_integer():
+        return False
+    need = int(v) + (1 if n.op in (">", "<=", "=", "!=") else 0)
+    return need <= RECENCY_DEPTH
+
+
 def _section(n: Node) -> str | None:
+    if isinstance(n, EventAgg):
+        return "events" if recency_ok(n) else None
     if isinstance(n, Compare):
         return INDEXED_TERMS.get(n.term)
     if isinstance(n, TagTerm):
@@ -532,8 +620,12 @@ class _Evaluator:
             return False, tr("需扫描数据仓库", "computed in the warehouse")
         if not self.fresh.get(section, False):
             return False, tr("索引已过期（{s}）", "index stale ({s})", s=section)
-        if isinstance(leaf, Compare) and leaf.term in AS_OF_TERMS and self.index.as_of != self.day:
+        day_bound = ((isinstance(leaf, Compare) and leaf.term in AS_OF_TERMS)
+                     or isinstance(leaf, EventAgg))
+        if day_bound and self.index.as_of != self.day:
             return False, tr("索引日期为 {d}", "index is as of {d}", d=self.index.as_of)
+        if isinstance(leaf, EventAgg) and "recency" not in self.index.manifest:
+            return False, tr("索引未含事件时间", "index holds no event recency")
         return True, None
 
     def indexable(self, n: Node) -> bool:
@@ -568,6 +660,8 @@ class _Evaluator:
             return self.index.compare(n)
         if isinstance(n, TagTerm):
             return self.index.tag(n)
+        if isinstance(n, EventAgg):
+            return self.index.event(n)
         return self.index.audience(n)  # type: ignore[arg-type]
 
 

@@ -129,7 +129,7 @@ def compute(ws, *, as_of: date | None = None, only: str | None = None,
     if index:
         from siyu.audience.index import build_index
 
-        stats = build_index(ws, day)
+        stats = build_index(ws, day, values=ctx.cache.get("term_values"))
         built = {k: stats[k] for k in ("as_of", "consumers", "bitmaps", "bytes", "skipped",
                                       "ms") if k in stats}
     by_tag = {(c["tag"]): c for c in catalog}

@@ -38,6 +38,18 @@ _TABLES = {"clv_decile": ("clv_predictions", "`siyu clv fit` + `siyu clv predict
            "purchase_cycle_due": ("purchase_cycles", "`siyu clv cycles`")}
 
 
+def _values(ctx, term: str) -> ibis.Table:
+    """``term_values`` of ``term`` at the snapshot, computed once per compute and kept in
+    ``ctx.cache["term_values"]`` (the bitmap index built after the tags reuses them)."""
+    kept = ctx.cache.setdefault("term_values", {})
+    if term not in kept:
+        try:
+            kept[term] = term_values(ctx.src, term, ctx.as_of).to_pyarrow()
+        except AudienceNotReady as e:
+            raise TagNotReady(str(e)) from None
+    return ibis.memtable(kept[term])
+
+
 @register
 class ModelKind(TagKind):
     name = "model"
@@ -92,10 +104,7 @@ class ModelKind(TagKind):
             c = c.filter(c.next_due.notnull() & (c.next_due <= limit.cast("date")))
             t = c.select("consumer_id", value=c.category.cast("string"))
         else:
-            try:
-                v = term_values(ctx.src, MODELS[model], ctx.as_of)
-            except AudienceNotReady as e:
-                raise TagNotReady(str(e)) from None
+            v = _values(ctx, MODELS[model])
             t = v.select("consumer_id", value=v.v.cast("string"))
         if "values" in d.params:
             t = t.filter(t.value.isin(d.params["values"]))
