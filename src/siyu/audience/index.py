@@ -60,10 +60,8 @@ from siyu.audience.compile import (
     PREDICTIONS,
     TAG_VALUES,
     ZERO_TERMS,
-    _matches,
     compile_audience,
     event_rows,
-    event_values,
     latest_attributes,
     term_values,
 )
@@ -78,11 +76,6 @@ __all__ = ["build_index", "update_audiences", "load_index", "evaluate", "Index",
 
 ORDINALS = "consumer_ordinals"
 """Warehouse table ``(consumer_id VARCHAR, ordinal UINTEGER)``: one stable ordinal each."""
-KEY_ORDINALS = "key_ordinals"
-"""Warehouse table ``(key VARCHAR, ordinal UINTEGER)``: each key's consumer's ordinal,
-rewritten by every build. Event windows counted in the warehouse join the events to it
-instead of to ``identity_map`` and then to the ordinals (one join, grouped by an integer);
-valid while the index's identity part is fresh, which every count checks first."""
 INDEX_DIR = "index"
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -344,9 +337,6 @@ def build_index(ws, as_of: date | None = None, *,
     step = progress or (lambda _s: None)
     step("ordinals")
     update_ordinals(ws)
-    ws.warehouse.raw.execute(
-        f"CREATE OR REPLACE TABLE {KEY_ORDINALS} AS SELECT m.key, o.ordinal "
-        f"FROM identity_map m JOIN {ORDINALS} o USING (consumer_id)")
     fp = fingerprint(ws)
     d = index_dir(ws)
     d.mkdir(parents=True, exist_ok=True)
@@ -649,30 +639,11 @@ class _Evaluator:
             self.explained.terms.append({"term": to_text(leaf), "from": "warehouse",
                                          "why": self.from_index(leaf)[1] or ""})
         src = Sources.of(self.ws)
-        if isinstance(n, EventAgg) and self.ws.warehouse.has_table(KEY_ORDINALS):
-            return self.event_by_ordinal(src, n)
         if isinstance(n, EventAgg) and _PY_OPS[n.op](0, n.value):
             other = replace(n, op=_NEGATE[n.op])
             return self.index.universe - ids_to_bitmap(
                 self.ws, compile_audience(src, other, self.day))
         return ids_to_bitmap(self.ws, compile_audience(src, n, self.day))
-
-    def event_by_ordinal(self, src: Sources, n: EventAgg) -> BitMap:
-        """An event window counted in the warehouse with the events' keys mapped straight to
-        ordinals (:data:`KEY_ORDINALS` stands in for ``identity_map``); one that holds for
-        consumers without events is fetched as its complement."""
-        from siyu.audience.compile import _Compiler
-
-        ko = self.ws.warehouse.ibis.table(KEY_ORDINALS)
-        by_ordinal = Sources(src.con, src.settings)
-        by_ordinal.__dict__["identity"] = ko.select(key=ko.key, consumer_id=ko.ordinal)
-        instant = _Compiler(src, self.day).instant
-        zero = _PY_OPS[n.op](0, n.value)
-        op = _NEGATE[n.op] if zero else n.op
-        v = event_values(by_ordinal, n, instant)
-        got = _bitmap(v.filter(_matches(v.v, op, n.value)).select("consumer_id").to_pyarrow()
-                      .column(0).combine_chunks())
-        return self.index.universe - got if zero else got
 
     def node(self, n: Node) -> BitMap:
         if isinstance(n, Not):  # a difference of bitmaps, never a large warehouse result
