@@ -68,6 +68,7 @@ from siyu.audience.compile import (
 from siyu.audience.text import to_text
 from siyu.errors import SiyuError
 from siyu.i18n import tr
+from siyu.identity.runs import last_run_id
 from siyu.models.sources import Sources
 
 __all__ = ["build_index", "update_audiences", "load_index", "evaluate", "Index", "Explained",
@@ -145,17 +146,6 @@ def _stats(con, table: str, columns: tuple[str, ...]) -> list[str] | None:
     return list(rows[0]) if rows else None
 
 
-def _latest_identity_run(ws) -> str | None:
-    from sqlalchemy import select
-
-    from siyu.ops.tables import identity_runs
-
-    q = (select(identity_runs.c.run_id).where(identity_runs.c.status == "done")
-         .order_by(identity_runs.c.started_at.desc()).limit(1))
-    with ws.ops.engine.connect() as c:
-        return c.execute(q).scalar()
-
-
 def _latest_refresh(ws) -> str | None:
     from sqlalchemy import select
 
@@ -184,7 +174,7 @@ def fingerprint(ws, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
     for s in sections:
         if s == "identity":
             out[s] = {"rows": _count(con, "identity_map", tables),
-                      "run": _latest_identity_run(ws)}
+                      "run": last_run_id(ws.ops)}
         elif s == "attributes":
             out[s] = {"consumers": _count(con, "consumers", tables)}
         elif s == "activity":

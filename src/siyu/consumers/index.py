@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from siyu.identity.runs import last_run_id
+
 __all__ = ["Indexed", "INDEXED", "STATE", "IndexReport", "build_index", "drop_index",
            "index_status", "register", "Finder"]
 
@@ -132,13 +134,6 @@ def _tables(con) -> set[str]:
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
 
 
-def _last_identity_run(ops) -> str | None:
-    from siyu.identity.runs import last_run
-
-    run = last_run(ops)
-    return run["run_id"] if run else None
-
-
 @dataclass
 class IndexReport:
     """What :func:`build_index` did; :meth:`as_json` is the ``--json`` contract."""
@@ -164,7 +159,7 @@ def build_index(ws, progress: Callable[[int, int], None] | None = None) -> Index
     have = _tables(con)
     todo = [ix for ix in INDEXED.values() if ix.source in have]
     report = IndexReport(load_watermark=load_watermark(con),
-                         identity_run=_last_identity_run(ws.ops))
+                         identity_run=last_run_id(ws.ops))
     now = datetime.now(UTC)
     con.execute(_STATE_DDL)
     con.execute("BEGIN TRANSACTION")
@@ -306,7 +301,7 @@ class Finder:
             return None
         count = self.con.execute(f'SELECT count(*) FROM "{ix.source}"').fetchone()[0]
         if not ix.loaded:
-            ok = identity_run == _last_identity_run(self.ws.ops) and count == rows
+            ok = identity_run == last_run_id(self.ws.ops) and count == rows
             return _Usable(ix, None) if ok else None
         if ix.source not in self._imported_since(watermark):
             return _Usable(ix, None) if count == rows else None

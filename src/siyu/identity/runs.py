@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from siyu.errors import UsageError
 from siyu.ops import identity_runs
 
-__all__ = ["new_run_id", "check_run_id", "record_start", "record_end", "last_run"]
+__all__ = ["new_run_id", "check_run_id", "record_start", "record_end", "last_run",
+           "last_run_id"]
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
@@ -55,3 +56,10 @@ def last_run(ops, status: str = "done") -> dict[str, Any] | None:
             .order_by(identity_runs.c.started_at.desc()).limit(1)
         ).mappings().first()
     return dict(row) if row else None
+
+
+def last_run_id(ops) -> str | None:
+    """The id of the latest done run, or ``None`` (what stored results and indexes record as
+    the identities they were built on)."""
+    run = last_run(ops)
+    return run["run_id"] if run else None

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from siyu.errors import UsageError
 from siyu.i18n import tr
+from siyu.identity.runs import last_run_id
 from siyu.models.periods import Grain, Period, parse_period, period_of, periods_between
 from siyu.models.sources import Sources
 from siyu.results.families import RESULTS, Batch, Result
@@ -113,7 +114,7 @@ def compute_metrics(ws, grain: Grain = "month", first: str | None = None,
     fp = fingerprint(ws.settings)
     state = read_state(con, grain)
     watermark = load_watermark(con)
-    identity_run = _last_identity_run(ws.ops)
+    identity_run = last_run_id(ws.ops)
     stored = stored_periods(con, grain)
 
     if full or state is None or state.fingerprint != fp:
@@ -150,13 +151,6 @@ def compute_metrics(ws, grain: Grain = "month", first: str | None = None,
     write_state(con, State(grain, fp, watermark, identity_run, datetime.now(UTC)))
     report.seconds = time.perf_counter() - t0
     return report
-
-
-def _last_identity_run(ops) -> str | None:
-    from siyu.identity.runs import last_run
-
-    run = last_run(ops)
-    return run["run_id"] if run else None
 
 
 def _compute_batch(con, src: Sources, grain: str, periods: list[Period]):
