@@ -32,11 +32,13 @@ from siyu.audience.index import (
 )
 from siyu.audience.refresh import refresh
 from siyu.audience.saved import save
+from siyu.audience.text import to_text
 from siyu.models.rfm import SEGMENTS
 from siyu.models.sources import Sources
 from tests.audience.conftest import TAGS, make_ws, set_tags
 
 AS_OF = date(2025, 3, 31)
+KEYED = "events read in the warehouse, matched through the index's key map"
 SAVED = {"高潜": "tier >= 3", "女性上海": 'gender = "female" and city = "上海"'}
 
 
@@ -168,7 +170,7 @@ def test_count_json_shape_and_explain(iws):
     assert only_events["index"] is True and only_events["count"] == 7
     deep = count(iws, "tier >= 4 and orders(last 30d) > 3", AS_OF, explain=True)
     assert deep["terms"][1] == {"term": "orders(last 30d) > 3", "from": "warehouse",
-                                "why": "computed in the warehouse"}
+                                "why": KEYED}
     filtered = count(iws, "orders(last 30d) >= 2 and gmv(last 30d) >= 1", AS_OF, explain=True)
     assert [t["from"] for t in filtered["terms"]] == ["index", "warehouse"]
 
@@ -195,9 +197,9 @@ def test_event_windows_from_the_recency_bitmaps_equal_the_warehouse(iws, term):
     need = int(v) + (1 if term.op in (">", "<=", "=", "!=") else 0) if whole else 99
     if need <= RECENCY_DEPTH and term.days <= RECENCY_DAYS:
         assert ex.used_index and [t["from"] for t in ex.terms] == ["index"]
-        assert bm == want
-    else:
-        assert bm is None and count(iws, term, AS_OF)["count"] == len(want)
+    else:  # the events are read in the warehouse, matched through the key map
+        assert ex.terms == [{"term": to_text(term), "from": "warehouse", "why": KEYED}]
+    assert bm == want and count(iws, term, AS_OF)["count"] == len(want)
 
 
 def test_event_recency_needs_the_index_day(iws):
@@ -263,3 +265,25 @@ def test_no_index_means_warehouse(tmp_path):
         bm, ex = evaluate(w, parse("tier >= 3"), AS_OF)
         assert bm is None and ex.reason == "no index"
         assert count(w, "tier >= 3", AS_OF)["count"] == 10
+
+
+def test_a_tag_with_too_many_values_keeps_only_its_all_bitmap(tmp_path, monkeypatch):
+    """肤质 has two values here; with a limit of one, tag("肤质") still comes from the index and
+    tag("肤质", "干性") is counted in the warehouse — with the same answer."""
+    import siyu.audience.index as index_module
+
+    monkeypatch.setattr(index_module, "TAG_VALUES_MAX", 1)
+    with make_ws(tmp_path) as w:
+        stats = build_index(w, AS_OF)
+        manifest = load_index(w).manifest
+        assert manifest["tags"]["肤质"]["values"] is None
+        assert manifest["tags"]["抗衰老需求"]["values"] is None  # 是, 否
+        assert set(manifest["tags"]["vip"]["values"]) == set()  # no value: within the limit
+        assert stats["tags"] == 3
+        bm, ex = evaluate(w, parse('tag("肤质")'), AS_OF)
+        assert ex.terms[0]["from"] == "index" and len(bm) == 3  # u3, u5, u14
+        tree = parse('tag("肤质", "干性") and tier >= 0')
+        bm, ex = evaluate(w, tree, AS_OF)
+        assert ex.terms[0] == {"term": 'tag("肤质", "干性")', "from": "warehouse",
+                               "why": "the tag has too many values to index each"}
+        assert bm == warehouse_bitmap(w, tree) and len(bm) == 2  # u3, u14

@@ -7,14 +7,19 @@ reused). The index holds one roaring bitmap (pyroaring) of ordinals per:
 - value of each comparison term of :data:`INDEXED_TERMS` — tier (0 for consumers outside
   the private domain), RFM segment, CLV and churn deciles, gender, city, province and
   birthday month — plus a ``has`` bitmap of the consumers that have any value;
-- tag (``tag("x")``) and tag value (``tag("x", "v")``) of ``tag_values``;
+- tag (``tag("x")``) and tag value (``tag("x", "v")``) of ``tag_values`` (the values of a tag
+  with more than :data:`TAG_VALUES_MAX` distinct ones — a chat scenario's value is the time of
+  the message — are left out; ``tag("x", "v")`` of such a tag is counted in the warehouse);
 - saved audience (``in_audience``) of ``audience_members``;
 - event recency (:data:`RECENCY_KINDS`): for the k-th most recent event of a kind before the
   as_of instant (k = 1…:data:`RECENCY_DEPTH`), one bitmap per age in whole days (ceil of the
   time since it, up to :data:`RECENCY_DAYS`). ``orders(last 90d) >= 2`` holds exactly when the
   second most recent paid order is at most 90 days old, so an event-window count compared
   with a small number is the union of at most N bitmaps — no scan of the events;
-- the universe: every consumer in ``identity_map`` (``not x`` = universe − x).
+- the universe: every consumer in ``identity_map`` (``not x`` = universe − x);
+
+and the **key map** (:mod:`siyu.audience.keymap`): every key's hash beside its consumer's
+ordinal, through which the event windows the recency bitmaps cannot answer are counted.
 
 It lives under ``<home>/index/``: ``manifest.json`` (the as_of it describes, the fingerprint
 of its inputs, and where each bitmap is) and the ``*.bin`` files of serialised bitmaps, read
@@ -26,8 +31,10 @@ read). A term comes from the index only when its section's part is unchanged and
 and rfm (the only terms that depend on the day), when the index was built for the requested
 as_of (likewise event recency). Other terms — event windows with filters, sums (``gmv``,
 ``purchase_days``), longer windows or larger numbers than the recency section holds,
-``in_field``, and stale ones — are computed in the warehouse and turned into a bitmap through the ordinals; when the identity part itself is
-stale (OneID re-ran) the whole count falls back to the warehouse.
+``in_field``, and stale ones — are computed in the warehouse and turned into a bitmap
+through the ordinals (event windows: their events are read in the warehouse and matched to
+consumers through the key map, without the join to OneID's map); when the identity part
+itself is stale (OneID re-ran) the whole count falls back to the warehouse.
 
 Built by :func:`build_index` (the end of ``siyu tag compute`` and ``siyu audience index``);
 the audiences section is rewritten by every ``siyu audience refresh`` (:func:`update_audiences`).
@@ -53,6 +60,7 @@ from typing import Any
 import ibis
 from pyroaring import BitMap
 
+from siyu.audience import keymap
 from siyu.audience.ast import And, Compare, EventAgg, InAudience, Node, Not, Or, TagTerm
 from siyu.audience.compile import (
     ATTRIBUTE_TERMS,
@@ -104,6 +112,11 @@ ACTIVITY_TABLES = ("relationships", "orders", "shares", "reviews")
 SETTING_PREFIXES = ("timezone", "propagation_", "rfm_")
 """Settings that change tiers or RFM segments."""
 SECTIONS = ("identity", "attributes", "activity", "predictions", "tags", "audiences", "events")
+TAG_VALUES_MAX = 1000
+"""A tag with more distinct values than this keeps only its ``all`` bitmap in the index (one
+bitmap per value would make the manifest, read at every count, megabytes long)."""
+KEYS = "keys"
+"""The section of event windows counted through the key map (fresh with the identity part)."""
 
 _NEGATE = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _PY_OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -372,32 +385,37 @@ def build_index(ws, as_of: date | None = None, *,
                 by_tag.setdefault(name, {})[value] = bm
         for name, values in sorted(by_tag.items()):
             tags[name] = {"all": base.add(BitMap.union(*values.values())),
-                          "values": {str(v): base.add(bm) for v, bm in sorted(
-                              values.items(), key=lambda kv: str(kv[0])) if v is not None}}
+                          "values": None if len(values) > TAG_VALUES_MAX else {
+                              str(v): base.add(bm) for v, bm in sorted(
+                                  values.items(), key=lambda kv: str(kv[0])) if v is not None}}
     else:
         skipped.append("tags")
     step("events")
     recency = _recency(ws, src, day, base)
+    step("keys")
+    keys = keymap.write_keymap(ws, d / f"keys-{build}.bin", ORDINALS)
     step("audiences")
     audiences = _audience_bitmaps(ws, aud)
+    files = {"base": base.path.name, "audiences": aud.path.name}
+    if keys is not None:
+        files[KEYS] = keys["file"]
     manifest = {"format": FORMAT, "as_of": day.isoformat(), "built_at":
                 datetime.now(UTC).isoformat(timespec="seconds"), "fingerprint": fp,
-                "files": {"base": base.path.name, "audiences": aud.path.name},
-                "universe": base.add(universe), "terms": terms, "tags": tags,
-                "recency": recency, "audiences": audiences}
+                "files": files, "universe": base.add(universe), "terms": terms, "tags": tags,
+                "recency": recency, "audiences": audiences, KEYS: keys}
     base.close()
     aud.close()
     _write_manifest(d, manifest)
     _remove_unreferenced(d, manifest)
     n_bitmaps = 1 + sum(1 + len(t["values"]) for t in terms.values()) + sum(
-        1 + len(t["values"]) for t in tags.values()) + len(audiences) + sum(
+        1 + len(t["values"] or ()) for t in tags.values()) + len(audiences) + sum(
         len(ages) for by_k in recency.values() for ages in by_k.values())
     return {"as_of": day.isoformat(), "consumers": len(universe), "bitmaps": n_bitmaps,
             "bytes": base.offset + aud.offset,
             "terms": {t: len(v["values"]) for t, v in terms.items()}, "tags": len(tags),
             "recency": {k: sum(len(a) for a in by_k.values()) for k, by_k in recency.items()},
-            "audiences": len(audiences), "skipped": skipped,
-            "ms": round((time.perf_counter() - t0) * 1000, 1), "dir": str(d)}
+            "audiences": len(audiences), "keys": keys["keys"] if keys else None,
+            "skipped": skipped, "ms": round((time.perf_counter() - t0) * 1000, 1), "dir": str(d)}
 
 
 def _recency(ws, src: Sources, day: date, w: _Writer) -> dict[str, dict[str, list]]:
@@ -461,12 +479,14 @@ class Index:
         self.as_of = date.fromisoformat(manifest["as_of"])
         self._maps: dict[str, mmap.mmap] = {}
         self._cache: dict[tuple, BitMap] = {}
+        self._keymap: keymap.KeyMap | None = None
         for name in manifest["files"].values():  # opened now: a rebuild may delete them
             with open(d / name, "rb") as f:
                 self._maps[name] = (mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
                                     if os.fstat(f.fileno()).st_size else b"")
 
     def close(self) -> None:
+        self._keymap = None  # its arrays are views of a map closed below
         for m in self._maps.values():
             if isinstance(m, mmap.mmap):
                 m.close()
@@ -486,6 +506,13 @@ class Index:
     @property
     def universe(self) -> BitMap:
         return self.bitmap(self.manifest["universe"])
+
+    @property
+    def keymap(self) -> keymap.KeyMap:
+        if self._keymap is None:
+            s = self.manifest[KEYS]
+            self._keymap = keymap.KeyMap(self._maps[s["file"]], s["keys"])
+        return self._keymap
 
     def compare(self, n: Compare) -> BitMap:
         t = self.manifest["terms"][n.term]
@@ -572,7 +599,7 @@ def recency_ok(n: EventAgg) -> bool:
 
 def _section(n: Node) -> str | None:
     if isinstance(n, EventAgg):
-        return "events" if recency_ok(n) else None
+        return "events" if recency_ok(n) else KEYS
     if isinstance(n, Compare):
         return INDEXED_TERMS.get(n.term)
     if isinstance(n, TagTerm):
@@ -608,8 +635,18 @@ class _Evaluator:
         section = _section(leaf)
         if section is None:
             return False, tr("需扫描数据仓库", "computed in the warehouse")
+        if section == KEYS:
+            if not keymap.usable(self.index.manifest.get(KEYS)):
+                return False, tr("需扫描数据仓库（索引未含键映射）",
+                                 "computed in the warehouse (the index holds no key map)")
+            return True, None
         if not self.fresh.get(section, False):
             return False, tr("索引已过期（{s}）", "index stale ({s})", s=section)
+        if (isinstance(leaf, TagTerm) and leaf.value is not None
+                and (leaf.name in self.index.manifest["tags"])
+                and self.index.manifest["tags"][leaf.name]["values"] is None):
+            return False, tr("该标签的取值过多，未逐值索引",
+                             "the tag has too many values to index each")
         day_bound = ((isinstance(leaf, Compare) and leaf.term in AS_OF_TERMS)
                      or isinstance(leaf, EventAgg))
         if day_bound and self.index.as_of != self.day:
@@ -635,11 +672,28 @@ class _Evaluator:
                 self.ws, compile_audience(src, other, self.day))
         return ids_to_bitmap(self.ws, compile_audience(src, n, self.day))
 
+    def keyed(self, n: EventAgg) -> BitMap:
+        """An event window counted through the key map (:mod:`siyu.audience.keymap`); one
+        that holds for consumers without events is taken as a complement, as in
+        :meth:`warehouse`."""
+        self.explained.terms.append({"term": to_text(n), "from": "warehouse", "why": tr(
+            "在数据仓库中按键计数（索引的键映射）",
+            "events read in the warehouse, matched through the index's key map")})
+        from siyu.audience.compile import _Compiler
+
+        instant = _Compiler(Sources.of(self.ws), self.day).instant
+        if _PY_OPS[n.op](0, n.value):
+            return self.index.universe - self.index.keymap.event(
+                self.ws, replace(n, op=_NEGATE[n.op]), instant)
+        return self.index.keymap.event(self.ws, n, instant)
+
     def node(self, n: Node) -> BitMap:
         if isinstance(n, Not):  # a difference of bitmaps, never a large warehouse result
             return self.index.universe - self.node(n.item)
         if not self.indexable(n):
             return self.warehouse(n)
+        if isinstance(n, EventAgg) and _section(n) == KEYS:
+            return self.keyed(n)
         if isinstance(n, And):
             parts = sorted((self.node(i) for i in n.items), key=len)
             return reduce(lambda a, b: a & b, parts[1:], parts[0])
@@ -663,7 +717,7 @@ def evaluate(ws, tree: Node, day: date) -> tuple[BitMap | None, Explained]:
         return None, Explained(False, tr("没有索引", "no index"), _all_warehouse(tree, ""))
     try:
         sections = tuple(sorted({s for leaf in _leaves(tree)
-                                 if (s := _section(leaf)) is not None} | {"identity"}))
+                                 if (s := _section(leaf)) not in (None, KEYS)} | {"identity"}))
         now = fingerprint(ws, sections)
         built = index.manifest["fingerprint"]
         fresh = {s: now[s] == built.get(s) and now[s] is not None for s in sections}

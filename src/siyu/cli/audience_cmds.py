@@ -282,7 +282,8 @@ def index_cmd(
 ) -> None:
     """Build the bitmap index that makes counts instant (also built at the end of
     `siyu tag compute`): one roaring bitmap per tier, RFM segment, decile, attribute value,
-    tag and saved audience, under <home>/index/."""
+    tag and saved audience, the recency of each consumer's latest events, and a map of
+    every key to its consumer, under <home>/index/."""
     from siyu.audience.index import build_index
     from siyu.cli.app import err
     from siyu.cli.metrics_cmds import open_metrics_workspace
