@@ -249,3 +249,92 @@ def test_mounted_in_the_siyu_web_app(cws):
     r = call(app, "POST", p, b)
     assert (r.status_code, r.text) == (200, "success")
     assert [x[0] for x in relationships(cws)] == ["wecom:wmWEB"]
+
+
+WELCOME_JOURNEY = """\
+name: wecom_hello
+title: 新好友问候
+trigger: {type: event, event: relationship, where: {field: guide, action: start}}
+steps:
+  - send: {channel: wecom, purpose: service, template: "欢迎添加专属导购！"}
+"""
+
+
+def test_a_callback_reaches_a_journey_trigger_and_goes_out_through_wecom(cws, wecom):
+    """End to end: add_external_contact callback → canonical relationship row (importer) →
+    OneID → the journey's event trigger (real clock) → outbox → a WeCom mass-send task for
+    that customer. A new customer's key has no consumer id until OneID runs."""
+    from siyu.activation.runner import worker
+    from siyu.activation.store import deploy
+    from siyu.identity import resolve
+    from siyu.ops.tables import outbox
+    from tests.channels.conftest import fake_settings
+
+    configure(cws, **fake_settings(wecom=wecom), quiet_hours_start="00:00",
+              quiet_hours_end="00:00")
+    deploy(cws.ops, WELCOME_JOURNEY, actor="test")
+    time.sleep(1.1)  # the event happens after the journey exists
+    p, b = sealed(event_xml("add_external_contact", int(time.time()), UserID="guide07",
+                            ExternalUserID="wmNEWFRIEND", State="store_qr"))
+    assert call(app_for(cws), "POST", p, b).status_code == 200
+    assert [r[:3] for r in relationships(cws)] == [("wecom:wmNEWFRIEND", "guide", "start")]
+    resolve(cws)  # a new customer's key gets its consumer id (`siyu channels flush --resolve`)
+    assert worker(cws, once=True)["entered"] == 1
+    with cws.ops.engine.connect() as c:
+        got = c.execute(select(outbox.c.channel, outbox.c.recipient, outbox.c.status)).all()
+    assert got == [("wecom", "wmNEWFRIEND", "sent")]
+    assert [(t["targets"], t["text"]) for t in wecom.tasks] == [
+        (["wmNEWFRIEND"], {"content": "欢迎添加专属导购！"})]
+
+
+def test_a_worker_pass_before_oneid_does_not_lose_the_callback_event(cws, wecom):
+    """A journey pass that reads the callback's import before OneID mapped the new key keeps
+    its import cursor before that import: the row enters after OneID."""
+    from siyu.activation.runner import worker
+    from siyu.activation.store import deploy
+    from siyu.identity import resolve
+    from tests.channels.conftest import fake_settings
+
+    configure(cws, **fake_settings(wecom=wecom), quiet_hours_start="00:00",
+              quiet_hours_end="00:00")
+    deploy(cws.ops, WELCOME_JOURNEY, actor="test")
+    time.sleep(1.1)
+    p, b = sealed(event_xml("add_external_contact", int(time.time()), UserID="guide07",
+                            ExternalUserID="wmLATE"))
+    assert call(app_for(cws), "POST", p, b).status_code == 200
+    assert worker(cws, once=True)["entered"] == 0  # the key has no consumer id yet
+    resolve(cws)
+    assert worker(cws, once=True)["entered"] == 1
+
+
+def test_a_failure_while_storing_does_not_spend_the_nonce(cws, caplog):
+    """The nonce is recorded in the event's own transaction: when storing fails (here a real
+    SQLite trigger aborts the insert), WeCom's retry of the same request — same timestamp and
+    nonce — is accepted and the event kept, not refused as a replay and lost."""
+    from sqlalchemy import text
+
+    app = app_for(cws)
+    p, b = sealed(event_xml("add_external_contact", 1772330400, UserID="g1",
+                            ExternalUserID="wmRETRY"))
+    with cws.ops.engine.begin() as c:
+        c.execute(text("CREATE TRIGGER siyu_test_full BEFORE INSERT ON channel_inbound "
+                       "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+
+    async def post():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(
+                app=app, raise_app_exceptions=False), base_url="http://siyu.test") as c:
+            return await c.post(URL, params=p, content=b.encode())
+
+    with caplog.at_level(logging.DEBUG):
+        r = asyncio.run(post())
+    assert (r.status_code, r.text) == (500, "store_failed")
+    assert "storing the event failed (IntegrityError)" in caplog.text
+    assert "wmRETRY" not in caplog.text and "g1" not in caplog.text
+    with cws.ops.engine.connect() as c:
+        assert c.execute(select(callback_nonces)).all() == []  # rolled back with the event
+    with cws.ops.engine.begin() as c:
+        c.execute(text("DROP TRIGGER siyu_test_full"))
+    r = call(app, "POST", p, b)  # WeCom retries the same request
+    assert (r.status_code, r.text) == (200, "success")
+    assert [x.fields["ExternalUserID"] for x in inbound(cws)] == ["wmRETRY"]
+    assert call(app, "POST", p, b).status_code == 409  # now it is a replay

@@ -70,3 +70,48 @@ def test_settings_never_print_secrets(ws, cli, wecom):
     assert "corp-secret" not in r.output and "jWmYm7" not in r.output
     got = json.loads(cli("settings", "--json", "--home", ws.home).stdout)
     assert got["wecom_secret"] == "**********"
+
+
+def test_channels_test_speaks_zh_cn_first_and_english_on_request(ws, cli, webhook, monkeypatch):
+    write_settings(ws, **fake_settings(webhook=webhook))
+    monkeypatch.setenv("SIYU_LANG", "zh")
+    r = cli("channels", "test", "webhook", "--home", ws.home)
+    assert "✔ 接收人: -" in r.output and "✔ 已入发送队列: outbox id 1" in r.output
+    assert "✔ 签名: 开启" in r.output and "✔ 已发送: wh-test:webhook:" in r.output
+    monkeypatch.setenv("SIYU_LANG", "en")
+    r = cli("channels", "test", "webhook", "--home", ws.home)
+    assert "✔ queued: outbox id 2" in r.output and "✔ signing: on" in r.output
+    got = cli.json("channels", "test", "webhook", "--home", ws.home)
+    assert [(s["step"], s["label"]) for s in got["steps"]][:2] == [
+        ("recipient", "recipient"), ("url", "url")]
+
+
+def test_channels_test_finds_its_row_among_many_newer_ones(ws, cli, webhook, monkeypatch):
+    """The probe looks its message up by id, not among the latest rows (it used to pick it
+    from the newest 20 and crash when more were queued meanwhile)."""
+    from siyu.channels import probe as probe_mod
+
+    write_settings(ws, **fake_settings(webhook=webhook))
+    real = probe_mod.drain
+
+    def busy_drain(w, **kw):  # other producers queue 30 rows while the probe sends
+        enqueue(w, [{"idempotency_key": f"other{i}", "channel": "file", "payload": {}}
+                    for i in range(30)])
+        return real(w, **kw)
+
+    monkeypatch.setattr(probe_mod, "drain", busy_drain)
+    got = cli.json("channels", "test", "webhook", "--home", ws.home)
+    assert got["ok"] is True and got["steps"][-2]["step"] == "sent"
+
+
+def test_flush_loads_callback_events_and_resolves_new_customers(ws, cli):
+    from siyu.channels.wecom.events import store_event
+
+    store_event(ws, {"Event": "change_external_contact", "ChangeType": "add_external_contact",
+                     "UserID": "guide01", "ExternalUserID": "wmFLUSH", "CreateTime": "1772330400"})
+    ws.close()
+    got = cli.json("channels", "flush", "--resolve", "--home", ws.home)
+    assert (got["events"], got["imported"], got["loaded"]) == (1, 1, {"relationships": 1})
+    assert got["oneid"]["new_consumers"] == 1 and got["oneid"]["consumers"] == 1
+    got = cli.json("channels", "flush", "--resolve", "--home", ws.home)
+    assert (got["events"], got["oneid"]) == (0, None)  # nothing new: no OneID run

@@ -270,3 +270,13 @@ def test_webhook_batches_carry_each_key_and_refusals_are_dead(ws, webhook):
     assert rows(ws)[1].last_error == "webhook: refused: refused"
     body = webhook.calls("/hook")[1].json()
     assert [m["idempotency_key"] for m in body["messages"]] == ["m2", "m3"]
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_concurrency_limit_per_channel_is_honoured(ws, webhook, limit):
+    """At most ``channel_concurrency[channel]`` requests in flight at the provider."""
+    configure(ws, **fake_settings(webhook=webhook), channel_concurrency={"webhook": limit})
+    webhook.latency = 0.05
+    put(ws, "webhook", 12, recipient=None)
+    assert drain(ws, now=T0).sent == 12
+    assert webhook.max_in_flight == limit

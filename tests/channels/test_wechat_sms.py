@@ -13,7 +13,7 @@ from siyu.channels.dispatcher import claim, drain
 from siyu.channels.fakes import Fault
 from siyu.channels.outbox import enqueue
 from siyu.channels.sms import e164
-from siyu.channels.tc3 import authorization, canonical_request
+from siyu.channels.tc3 import authorization, canonical_request, string_to_sign
 from tests.channels.conftest import configure, fake_settings
 from tests.channels.helpers import T0, rows
 
@@ -67,7 +67,7 @@ def test_template_without_data_is_dead(ws, wechat):
 
 
 def test_tc3_signature_built_step_by_step():
-    """An independently built vector (the public doc's example secret is masked): the steps
+    """siyu's own signed headers (``x-tc-action`` too, as the current SDKs sign): the steps
     of 签名方法 v3 written out here by hand must give the same Authorization."""
     body = b'{"PhoneNumberSet":["+8613800138000"]}'
     ts = 1551113065  # 2019-02-25 16:44:25 UTC
@@ -87,6 +87,34 @@ def test_tc3_signature_built_step_by_step():
                          action="SendSms", body=body, timestamp=ts) == (
         "TC3-HMAC-SHA256 Credential=AKIDx/2019-02-25/sms/tc3_request, "
         f"SignedHeaders=content-type;host;x-tc-action, Signature={sig}")
+
+
+def test_tc3_signature_of_the_public_example():
+    """The worked example of Tencent Cloud's 签名方法 v3 page (CVM DescribeInstances,
+    SecretKey ``Gu5t9xGARNpq86cd98joQYCN3EXAMPLE``, timestamp 1551113065, signed headers
+    ``content-type;host``): every intermediate value and the final Authorization as
+    published."""
+    body = (b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], '
+            b'"Name": "instance-name"}]}')
+    assert hashlib.sha256(body).hexdigest() == (
+        "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064")
+    creq = canonical_request("cvm.tencentcloudapi.com", "DescribeInstances", body,
+                             "content-type;host")
+    assert creq == ("POST\n/\n\ncontent-type:application/json; charset=utf-8\n"
+                    "host:cvm.tencentcloudapi.com\n\ncontent-type;host\n"
+                    "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064")
+    assert string_to_sign(1551113065, "cvm", creq) == (
+        "TC3-HMAC-SHA256\n1551113065\n2019-02-25/cvm/tc3_request\n"
+        "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031")
+    assert authorization("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+                         "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE", service="cvm",
+                         host="cvm.tencentcloudapi.com", action="DescribeInstances", body=body,
+                         timestamp=1551113065, signed="content-type;host") == (
+        "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/"
+        "tc3_request, SignedHeaders=content-type;host, "
+        "Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168")
+    with pytest.raises(ValueError):
+        canonical_request("h", "A", b"", "host;content-type")
 
 
 def test_sms_sendsms_is_signed_and_carries_the_session_context(ws, sms):

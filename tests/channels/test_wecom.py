@@ -254,3 +254,69 @@ def test_scripted_wecom_faults_end_sent_exactly_once_or_dead(shared_ws, script, 
                 assert per[r.recipient] == 1, (r.recipient, per)
             else:
                 assert per[r.recipient] == 0 and "errcode 40003" in r.last_error
+
+
+def test_moments_receipts_polled_from_the_task_result(ws, wecom):
+    """``add_moment_task`` answers a jobid; ``get_moment_task_result`` (GET, jobid in the
+    query) gives the moment_id once WeCom created the task, ``get_moment_task`` whether the
+    guide published it."""
+    from siyu.channels.outbox import receipts
+    from siyu.channels.receipts import poll_receipts, poll_wecom_moments
+
+    setup(ws, wecom)
+    now = datetime.now(UTC)
+    enqueue(ws, [{"idempotency_key": f"mo{g}", "channel": "wecom_moments", "guide_id": g,
+                  "payload": {"text": "新品上市"}} for g in ("g1", "g2", "g3", "g4")], now=now)
+    wecom.invalid_senders.add("g3")
+    assert drain(ws).sent == 4
+    task = {m["visible_range"]["sender_list"]["user_list"][0]: m for m in wecom.moments}
+    row = {r.guide_id: r for r in rows(ws)}
+    assert {g: r.provider_message_id for g, r in row.items()} == {
+        g: m["jobid"] for g, m in task.items()}
+    wecom.moments_creating.add(task["g1"]["jobid"])  # still being created
+    wecom.moment_errors[task["g4"]["jobid"]] = {"errcode": 41058, "errmsg": "bad range"}
+    wecom.published.add((task["g2"]["moment_id"], "g2"))
+    assert poll_wecom_moments(ws) == {"delivered": 1, "failed": 2}
+    call = wecom.calls("/cgi-bin/externalcontact/get_moment_task_result")[0]
+    assert call.method == "GET" and call.query["jobid"] in {m["jobid"] for m in wecom.moments}
+    assert call.query["access_token"].startswith("wecom-tok-")
+    got = {g: receipts(ws, r.id) for g, r in row.items()}
+    assert [x["status"] for x in got["g2"]] == ["sent", "delivered"]
+    assert got["g2"][1]["detail"] == {"moment_id": task["g2"]["moment_id"]}
+    assert got["g3"][1]["detail"] == {"wecom_status": "invalid_sender"}
+    assert got["g4"][1]["detail"] == {"wecom_errcode": 41058}
+    assert [x["status"] for x in got["g1"]] == ["sent"]
+    assert poll_wecom_moments(ws) == {}  # g1: not created yet, asked again later
+    wecom.moments_creating.clear()
+    wecom.published.add((task["g1"]["moment_id"], "g1"))
+    assert poll_receipts(ws) == {"wecom_moments": {"delivered": 1}}
+    assert [x["status"] for x in receipts(ws, row["g1"].id)] == ["sent", "delivered"]
+
+
+def test_without_a_guide_the_task_has_no_sender_and_is_found_and_polled(ws, wecom):
+    """Journey sends carry no guide_id: the task goes without ``sender`` (WeCom gives each
+    customer to the member who last chatted with them); the in-doubt lookup and the receipt
+    poll ask ``get_groupmsg_task`` for those members."""
+    from siyu.channels.outbox import receipts
+    from siyu.channels.receipts import poll_wecom
+
+    setup(ws, wecom)
+    wecom.last_member.update({"wmcustomer0": "gA", "wmcustomer1": "gB"})
+    now = datetime.now(UTC)
+    enqueue(ws, [{"idempotency_key": f"j{i}", "channel": "wecom", "recipient": f"wmcustomer{i}",
+                  "payload": {"text": "会员日到了，是否查看？"}} for i in range(2)], now=now)
+    wecom.add_faults(ADD, Fault.lost_answer(0.8))  # created, but the answer is lost
+    assert drain(ws).retried == 2
+    body = wecom.calls(ADD)[0].json()
+    assert "sender" not in body and body["external_userid"] == ["wmcustomer0", "wmcustomer1"]
+    assert wecom.tasks[0]["members"] == {"gA": ["wmcustomer0"], "gB": ["wmcustomer1"]}
+    got = drain(ws, now=now + timedelta(hours=1))
+    assert (got.in_doubt, got.sent) == (2, 2) and len(wecom.tasks) == 1  # found, not resent
+    msgid = wecom.tasks[0]["msgid"]
+    wecom.sent_status[(msgid, "wmcustomer1")] = 1
+    assert poll_wecom(ws, now=now) == {"delivered": 1}
+    r = rows(ws)
+    assert [x["status"] for x in receipts(ws, r[1].id)] == ["sent", "delivered"]
+    put(ws, "wecom_group", 1, prefix="grp", recipient="wrchat", guide_id=None)
+    assert drain(ws, now=now + timedelta(hours=1)).dead == 1
+    assert "group owner" in rows(ws)[-1].last_error

@@ -167,7 +167,8 @@ def _finish(ws, now: datetime, done: list[tuple[Message, Outcome]], res: DrainRe
     for m, o in done:
         base = {"_id": m.id, "_attempt": m.attempt}
         if isinstance(o, Sent):
-            out_rows["sent"].append({**base, "pid": o.provider_message_id})
+            out_rows["sent"].append({**base, "pid": o.provider_message_id,
+                                     "read": now if o.receipt == "read" else None})
             att_rows.append({**base, "outcome": "sent", "error": None,
                              "pid": o.provider_message_id})
             receipts.append({"outbox_id": m.id, "status": "sent", "at": now,
@@ -204,7 +205,8 @@ def _finish(ws, now: datetime, done: list[tuple[Message, Outcome]], res: DrainRe
                  outbox.c.status == "sending")
     stmts = {
         "sent": update(outbox).where(fence).values(
-            status="sent", sent_at=now, provider_message_id=bindparam("pid"), last_error=None),
+            status="sent", sent_at=now, provider_message_id=bindparam("pid"), last_error=None,
+            read_at=bindparam("read")),
         "failed": update(outbox).where(fence).values(
             status="failed", next_attempt_at=bindparam("nxt"), last_error=bindparam("err")),
         "dead": update(outbox).where(fence).values(status="dead", last_error=bindparam("err")),

@@ -1,14 +1,52 @@
-"""HTTP calls of the provider channels: every network failure becomes a channel error."""
+"""HTTP calls of the provider channels: every network failure becomes a channel error.
+
+The WeChat-family APIs put credentials in the query string (``corpsecret``, ``secret``,
+``access_token``) and httpx logs every request URL at INFO: :class:`RedactSecrets`, installed
+on the ``httpx`` logger when this module is imported, masks those values, so a deployment
+that logs at INFO never writes a secret or token.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import httpx
 
 from siyu.channels.base import PermanentError, RateLimited, TransientError
 
-__all__ = ["request_json", "retry_after"]
+__all__ = ["request_json", "retry_after", "redact", "RedactSecrets"]
+
+_SECRET_PARAMS = re.compile(
+    r"((?:corpsecret|secret|appsecret|access_token|suite_secret|provider_secret)=)[^&\s\"']+",
+    re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of credential query parameters replaced by ``***``."""
+    return _SECRET_PARAMS.sub(r"\1***", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Masks credential query parameters in the records of a logger (httpx's request log)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(str(a)) if isinstance(a, str | httpx.URL) else a
+                                for a in record.args)
+        return True
+
+
+def _install() -> None:
+    lg = logging.getLogger("httpx")  # httpcore's own debug records carry no URL
+    if not any(isinstance(f, RedactSecrets) for f in lg.filters):
+        lg.addFilter(RedactSecrets())
+
+
+_install()
 
 
 def retry_after(resp: httpx.Response) -> float | None:

@@ -7,11 +7,14 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from siyu.channels.base import ChannelError, get_channel_class
 from siyu.channels.dispatcher import drain
-from siyu.channels.outbox import enqueue, list_rows, receipts
+from siyu.channels.outbox import enqueue, receipts
 from siyu.errors import UsageError
 from siyu.i18n import tr
+from siyu.ops.tables import outbox
 
 __all__ = ["probe", "ProbeResult"]
 
@@ -23,10 +26,30 @@ class ProbeResult:
     steps: list[dict] = field(default_factory=list)
 
     def step(self, name: str, ok: bool, detail: str = "") -> None:
-        self.steps.append({"step": name, "ok": ok, "detail": detail})
+        """``name`` is the step's stable id (JSON); ``label`` its zh-CN / English title."""
+        self.steps.append({"step": name, "label": _label(name), "ok": ok, "detail": detail})
 
     def as_json(self) -> dict:
         return {"channel": self.channel, "ok": self.ok, "steps": self.steps}
+
+
+_LABELS = {
+    "recipient": ("接收人", "recipient"), "check": ("检查配置", "check"),
+    "corp": ("企业 ID", "corp"), "app id": ("AppID", "app id"),
+    "access token": ("获取 access_token", "access token"),
+    "provider": ("短信服务商", "provider"), "endpoint": ("接口地址", "endpoint"),
+    "url": ("地址", "url"), "signing": ("签名", "signing"),
+    "queued": ("已入发送队列", "queued"), "sent": ("已发送", "sent"),
+    "dead": ("发送失败（死信）", "dead (dead letter)"),
+    "failed": ("暂时失败，稍后由 siyu dispatch 重试", "failed for now, siyu dispatch retries it"),
+    "pending": ("未发送（渠道暂停）", "not sent (channel paused)"),
+    "sending": ("发送中", "sending"), "receipts": ("回执", "receipts"),
+}
+
+
+def _label(name: str) -> str:
+    zh, en = _LABELS.get(name, (name, name))
+    return tr(zh, en)
 
 
 def _payload(channel: str, text: str, template: str | None, params: list[str]) -> dict:
@@ -54,7 +77,7 @@ def probe(ws, channel: str, *, recipient: str | None = None, guide: str | None =
         res.step("recipient", False, tr("未配置测试接收人（channel_test_recipients 或 --to）",
                                         "no test recipient (channel_test_recipients or --to)"))
         return res
-    res.step("recipient", True, "set" if to else "-")
+    res.step("recipient", True, tr("已设置", "set") if to else "-")
     import httpx
 
     with httpx.Client(timeout=ws.settings.channel_timeout_seconds) as http:
@@ -72,11 +95,13 @@ def probe(ws, channel: str, *, recipient: str | None = None, guide: str | None =
                             "payload": _payload(channel, text, template, params or [])}])
         res.step("queued", True, f"outbox id {ids[0]}")
         drain(ws, ids=ids, http=http)
-    row = next(r for r in list_rows(ws, limit=20) if r["id"] == ids[0])
-    if row["status"] == "sent":
+    with ws.ops.engine.connect() as c:  # by id: other messages may be queued meanwhile
+        row = c.execute(select(outbox.c.status, outbox.c.provider_message_id,
+                               outbox.c.last_error).where(outbox.c.id == ids[0])).one()
+    if row.status == "sent":
         res.ok = True
-        res.step("sent", True, row["provider_message_id"] or "")
+        res.step("sent", True, row.provider_message_id or "")
     else:
-        res.step(row["status"], False, row["last_error"] or "")
+        res.step(row.status, False, row.last_error or "")
     res.step("receipts", True, ", ".join(r["status"] for r in receipts(ws, ids[0])))
     return res

@@ -5,14 +5,19 @@ them.
   polled with ``get_groupmsg_send_result`` (status 1 → ``delivered`` at its send_time; 2 not
   a friend, 3 already received a mass message today → ``failed``; 0 → not yet, asked again
   at the next poll for ``max_age_days``);
+- WeCom customer-moments tasks (``add_moment_task`` answers a ``jobid``): polled with
+  ``get_moment_task_result`` and ``get_moment_task`` (:func:`poll_wecom_moments`): the guide
+  published → ``delivered``; the task failed or the guide is not a valid sender → ``failed``;
 - Tencent Cloud SMS delivery reports are pulled with ``PullSmsSendStatus``
   (:func:`poll_sms`): ``SUCCESS`` → ``delivered`` at UserReceiveTime, ``FAIL`` → ``failed``
   with the carrier's code; a report is matched by SerialNo (the outbox row's
   provider_message_id), else by SessionContext (its idempotency key);
 - official-account template messages report through the ``TEMPLATESENDJOBFINISH`` event
   (:mod:`siyu.channels.wechat_callback`), matched by MsgID;
-- other reports (a webhook receiver calling back) go through :func:`record_receipt`; a
-  ``read`` receipt also sets ``outbox.read_at``.
+- a webhook receiver reports later receipts at ``/callbacks/webhook``
+  (:mod:`siyu.channels.webhook_callback`, through :func:`record_provider_receipts`); code in
+  the same process can call :func:`record_receipt`; a ``read`` receipt also sets
+  ``outbox.read_at``.
 
 :data:`POLLERS` lists the pollers that ``siyu dispatch`` runs every minute and
 ``siyu outbox receipts`` runs once (:func:`poll_receipts`), each only when its channel is
@@ -30,8 +35,8 @@ from sqlalchemy import and_, insert, select, update
 from siyu.channels.dispatcher import _insert_receipts, utc
 from siyu.ops.tables import channel_receipts, outbox
 
-__all__ = ["poll_wecom", "poll_sms", "poll_receipts", "record_receipt", "receipts_after",
-           "record_provider_receipts", "POLLERS", "RECEIPT_STATUSES"]
+__all__ = ["poll_wecom", "poll_wecom_moments", "poll_sms", "poll_receipts", "record_receipt",
+           "receipts_after", "record_provider_receipts", "POLLERS", "RECEIPT_STATUSES"]
 
 log = logging.getLogger("siyu.channels")
 RECEIPT_STATUSES = ("sent", "delivered", "failed", "read")
@@ -95,7 +100,7 @@ def poll_wecom(ws, *, now: datetime | None = None, max_age_days: int = 3,
         for (msgid, guide), rs in groups.items():
             try:
                 result = {(x.get("external_userid") or x.get("chat_id")): x
-                          for x in client.send_result(msgid, guide)}
+                          for x in client.results_of(msgid, guide or None)}
             except ChannelError as e:
                 log.warning("receipts: wecom send_result failed (%s)", type(e).__name__)
                 continue
@@ -117,6 +122,72 @@ def poll_wecom(ws, *, now: datetime | None = None, max_age_days: int = 3,
     finally:
         if own:
             http.close()
+    return counts
+
+
+def poll_wecom_moments(ws, *, now: datetime | None = None, max_age_days: int = 3,
+                       http: httpx.Client | None = None) -> dict[str, int]:
+    """What became of recent customer-moments tasks (``wecom_moments`` rows, provider id =
+    the ``jobid`` of ``add_moment_task``): ``get_moment_task_result`` gives the task's
+    ``moment_id`` once WeCom created it (status 3), or its error; ``get_moment_task`` then says
+    whether the row's guide published it. Published → ``delivered``; the task failed
+    (result errcode ≠ 0) or the guide is an invalid sender → ``failed``; otherwise asked again
+    at the next poll (for ``max_age_days``)."""
+    from siyu.channels.base import ChannelError
+    from siyu.channels.wecom.client import WeComClient
+
+    now = utc(now) or datetime.now(UTC)
+    done = select(channel_receipts.c.outbox_id).where(
+        channel_receipts.c.status.in_(("delivered", "failed")))
+    with ws.ops.engine.connect() as c:
+        todo = c.execute(select(outbox.c.id, outbox.c.guide_id, outbox.c.provider_message_id)
+                         .where(and_(outbox.c.channel == "wecom_moments",
+                                     outbox.c.status == "sent",
+                                     outbox.c.provider_message_id.is_not(None),
+                                     outbox.c.sent_at >= now - timedelta(days=max_age_days),
+                                     outbox.c.id.not_in(done)))).all()
+    if not todo:
+        return {}
+    own = http is None
+    http = http or httpx.Client(timeout=ws.settings.channel_timeout_seconds)
+    new: list[dict] = []
+    try:
+        client = WeComClient(ws, http)
+        for r in todo:
+            try:
+                job = client.moment_task_result(r.provider_message_id)
+                if int(job.get("status") or 0) != 3:
+                    continue  # WeCom is still creating the task
+                res = job.get("result") or {}
+                code = int(res.get("errcode") or 0)
+                invalid = set((res.get("invalid_sender_list") or {}).get("user_list") or [])
+                mid = res.get("moment_id")
+                if code or (r.guide_id and r.guide_id in invalid) or not mid:
+                    new.append({"outbox_id": r.id, "status": "failed", "at": now,
+                                "provider_message_id": r.provider_message_id,
+                                "detail": {"wecom_errcode": code} if code else
+                                {"wecom_status": "invalid_sender" if mid else "no_moment_id"}})
+                    continue
+                if not r.guide_id:
+                    continue  # visible to every guide's customers: nothing per guide to ask
+                for t in client.moment_task(mid):
+                    if t.get("userid") == r.guide_id and int(t.get("publish_status") or 0) == 1:
+                        new.append({"outbox_id": r.id, "status": "delivered", "at": now,
+                                    "provider_message_id": r.provider_message_id,
+                                    "detail": {"moment_id": str(mid)[:64]}})
+                        break
+            except ChannelError as e:
+                log.warning("receipts: wecom moments poll failed (%s)", type(e).__name__)
+                continue
+        if new:
+            with ws.ops.engine.begin() as c:
+                _insert_receipts(c, new)
+    finally:
+        if own:
+            http.close()
+    counts: dict[str, int] = {}
+    for x in new:
+        counts[x["status"]] = counts.get(x["status"], 0) + 1
     return counts
 
 
@@ -170,6 +241,11 @@ def record_provider_receipts(ws, channel: str, reports: list[dict]) -> dict[str,
                     counts[x["status"]] = counts.get(x["status"], 0) + 1
             if fresh:
                 c.execute(insert(channel_receipts), fresh)
+                for x in fresh:
+                    if x["status"] == "read":
+                        c.execute(update(outbox).where(outbox.c.id == x["outbox_id"],
+                                                       outbox.c.read_at.is_(None))
+                                  .values(read_at=x["at"]))
     return counts
 
 
@@ -209,6 +285,7 @@ def poll_sms(ws, *, http: httpx.Client | None = None, max_pulls: int = 50) -> di
 
 POLLERS: dict[str, tuple] = {
     "wecom": (lambda s: bool(s.wecom_corp_id), poll_wecom),
+    "wecom_moments": (lambda s: bool(s.wecom_corp_id), poll_wecom_moments),
     "sms": (lambda s: bool(s.sms_secret_id.get_secret_value() and s.sms_sdk_app_id), poll_sms),
 }
 """channel → (is it configured?(settings), poller(ws, http=…) → receipt counts)."""

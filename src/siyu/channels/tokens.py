@@ -69,12 +69,14 @@ class TokenClient:
             return tok
 
     def call(self, path: str, body: dict | None = None, *, what: str,
-             method: str = "POST") -> dict:
-        """One API call with the token; a token the provider rejects is refreshed once."""
+             method: str = "POST", params: dict[str, str] | None = None) -> dict:
+        """One API call with the token (and ``params`` in the query string); a token the
+        provider rejects is refreshed once."""
         tok = self.token()
         for first in (True, False):
             got = request_json(self.http, method, f"{self.base_url}{path}",
-                               params={"access_token": tok}, json=body, what=what)
+                               params={**(params or {}), "access_token": tok}, json=body,
+                               what=what)
             if isinstance(got, dict) and got.get("errcode") in TOKEN_CODES and first:
                 tok = self.token(force=True, stale=tok)
                 continue

@@ -130,8 +130,12 @@ class WebhookChannel(Channel):
                 if m.idempotency_key in refused else Sent(None) for m in batch]
 
     def check(self):
-        return [("url", "set" if self.settings.webhook_url else "from each message"),
-                ("signing", "on" if self.settings.webhook_secret.get_secret_value() else "off")]
+        from siyu.i18n import tr
+
+        return [("url", tr("已设置 webhook_url", "webhook_url set") if self.settings.webhook_url
+                 else tr("取自每条消息", "from each message")),
+                ("signing", tr("开启", "on") if self.settings.webhook_secret.get_secret_value()
+                 else tr("关闭（未设置 webhook_secret）", "off (no webhook_secret)"))]
 
 
 def _json_or_empty(http, url: str, body: bytes, headers: dict):

@@ -73,29 +73,46 @@ def test_cmd(
     else:
         for s in got.steps:
             mark = "[green]✔[/green]" if s["ok"] else "[red]✘[/red]"
-            out.print(f"{mark} {s['step']}: ", end="")
+            out.print(f"{mark} {s['label']}: ", end="")
             out.print(s["detail"], markup=False)
     if not got.ok:
         raise typer.Exit(1)
 
 
 @channels_app.command("flush")
-def flush_cmd(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
-    """Load stored WeCom callback events into the warehouse (`siyu serve` does this itself)."""
+def flush_cmd(
+    resolve: Annotated[bool, typer.Option(
+        "--resolve", help="Then run OneID (`siyu identity resolve`) when rows were loaded, so "
+        "journeys see customers who are new to siyu.")] = False,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load stored WeCom callback events into the warehouse (`siyu serve` does this itself).
+    A customer new to siyu gets a consumer id, and so enters journeys, at the next OneID run."""
     from siyu.channels.wecom.events import flush_inbound
     from siyu.cli.app import open_workspace
 
     ws = open_workspace(home)
+    oneid = None
     try:
         got = flush_inbound(ws)
+        if resolve and got.imported:
+            from siyu.identity import resolve as resolve_ids
+
+            oneid = resolve_ids(ws)
     finally:
         ws.close()
     if as_json:
-        emit_json(got.as_json())
-    else:
-        out.print(tr("回调事件 {e} 条：导入 {i}，忽略 {g}，失败 {f}",
-                     "{e} callback events: {i} imported, {g} ignored, {f} failed",
-                     e=got.events, i=got.imported, g=got.ignored, f=got.failed))
+        emit_json({**got.as_json(), "oneid": None if oneid is None else {
+            "run_id": oneid.run_id, "consumers": oneid.consumers,
+            "new_consumers": oneid.new_consumers}})
+        return
+    out.print(tr("回调事件 {e} 条：导入 {i}，忽略 {g}，失败 {f}",
+                 "{e} callback events: {i} imported, {g} ignored, {f} failed",
+                 e=got.events, i=got.imported, g=got.ignored, f=got.failed))
+    if oneid is not None:
+        out.print(tr("OneID 已更新：消费者 {c}，新增 {n}", "OneID updated: {c} consumers, {n} new",
+                     c=oneid.consumers, n=oneid.new_consumers))
 
 
 def _local(t, zone) -> str:
@@ -136,7 +153,8 @@ def outbox_list(
               tr("发送 / 下次尝试", "sent / next attempt"), tr("错误", "last error")):
         t.add_column(h)
     for r in rows:
-        when = r["sent_at"] if r["status"] == "sent" and r["sent_at"] else r["next_attempt_at"]
+        when = (r["sent_at"] if r["status"] == "sent" else
+                None if r["status"] == "dead" else r["next_attempt_at"])  # dead: no next try
         t.add_row(str(r["id"]), r["channel"], r["status"], str(r["attempts"]),
                   _local(when, zone), (r["last_error"] or "")[:60])
     out.print(t)

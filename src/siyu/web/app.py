@@ -116,8 +116,9 @@ def create_app(ws, *, session_hours: int | None = None) -> FastAPI:
 
 
 def _mount_callbacks(app: FastAPI) -> None:
-    """The WeCom callback router (issue 7) under /callbacks/wecom and the official account's
-    server URL under /callbacks/wechat, when they exist."""
+    """The WeCom callback router (issue 7) under /callbacks/wecom, the official account's
+    server URL under /callbacks/wechat and webhook receipts under /callbacks/webhook, when they
+    exist."""
     try:
         from siyu.channels.wecom.callback import router
     except ImportError:
@@ -126,3 +127,6 @@ def _mount_callbacks(app: FastAPI) -> None:
     from siyu.channels.wechat_callback import router as wechat_router
 
     app.include_router(wechat_router, prefix="/callbacks/wechat", tags=["callbacks"])
+    from siyu.channels.webhook_callback import router as webhook_router
+
+    app.include_router(webhook_router, prefix="/callbacks/webhook", tags=["callbacks"])

@@ -63,6 +63,9 @@ class FakeServer:
         """Seconds every answer takes, after the request was acted on."""
         self.script: dict[str, deque[Fault]] = defaultdict(deque)
         self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """The most requests this server was handling at once (checks concurrency limits)."""
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,6 +76,16 @@ class FakeServer:
                 pass
 
             def _serve(self):
+                with outer.lock:
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                try:
+                    self._serve_one()
+                finally:
+                    with outer.lock:
+                        outer.in_flight -= 1
+
+            def _serve_one(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 u = urlsplit(self.path)

@@ -17,6 +17,7 @@ class FakeWebhook(FakeServer):
         self.bad_signatures = 0
         self.batches = 0
         self.refuse: set[str] = set()  # keys refused inside a batch
+        self.answer_status: dict[str, str] = {}  # key → "delivered" / "read" in the answer
 
     def handle(self, req: Request):
         from siyu.channels.webhook import verify
@@ -40,7 +41,10 @@ class FakeWebhook(FakeServer):
         key = req.headers.get("idempotency-key", "")
         first = key not in self.received
         self.received[key] += 1
-        return 200, {"id": f"wh-{key}", "duplicate": not first}, {}
+        out = {"id": f"wh-{key}", "duplicate": not first}
+        if key in self.answer_status:
+            out["status"] = self.answer_status[key]
+        return 200, out, {}
 
     @property
     def unique(self) -> int:

@@ -4,10 +4,12 @@
 - ``GET  ?msg_signature&timestamp&nonce&echostr`` — URL verification: the signature is checked
   and the decrypted ``echostr`` is answered as plain text;
 - ``POST ?msg_signature&timestamp&nonce`` with ``<xml><ToUserName/><Encrypt/><AgentID/></xml>``
-  — an encrypted event: signature, timestamp window (``callback_window_seconds``), replay guard
-  (a timestamp + nonce pair is accepted once, ``callback_nonces``), AES decryption and the
-  receive id (the corp id) are checked, then the event is stored (:mod:`.events`) and
-  ``success`` answered; loading into the warehouse follows in the background.
+  — an encrypted event: signature, timestamp window (``callback_window_seconds``), AES
+  decryption and the receive id (the corp id) are checked, then the event is stored
+  (:mod:`.events`) together with its timestamp + nonce pair (``callback_nonces``: a pair is
+  accepted once — the replay guard — in the same transaction, so a failure in between never
+  spends the nonce of an event that was not kept) and ``success`` answered; loading into the
+  warehouse follows in the background.
 
 Rejections answer 400 (malformed), 403 (signature, window, receive id), 409 (replay) or 503
 (not configured) and are logged with the reason code only — never the body or any id.
@@ -30,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from siyu.channels.wecom.crypto import CallbackCrypto, CryptoError
 from siyu.channels.wecom.events import (
     MalformedEvent,
+    Replay,
     flush_inbound,
     parse_event,
     parse_xml,
@@ -79,16 +82,26 @@ def _window(ws, timestamp: str) -> None:
         raise Rejected(403, "stale_timestamp")
 
 
-def _once(ws, timestamp: str, nonce: str, source: str = "wecom") -> None:
+def _check_nonce(timestamp: str, nonce: str) -> None:
     if not nonce or len(nonce) > 64 or len(timestamp) > 16:
         raise Rejected(400, "bad_nonce")
-    now = datetime.now(UTC)
+
+
+def _prune_nonces(ws) -> None:
     keep = timedelta(seconds=2 * ws.settings.callback_window_seconds)
+    with ws.ops.engine.begin() as c:
+        c.execute(delete(callback_nonces).where(
+            callback_nonces.c.received_at < datetime.now(UTC) - keep))
+
+
+def _once(ws, timestamp: str, nonce: str, source: str = "wecom") -> None:
+    """Record the timestamp + nonce pair; a pair seen before is a replay (409)."""
+    _check_nonce(timestamp, nonce)
+    _prune_nonces(ws)
     try:
         with ws.ops.engine.begin() as c:
-            c.execute(delete(callback_nonces).where(callback_nonces.c.received_at < now - keep))
             c.execute(insert(callback_nonces).values(source=source, timestamp=timestamp,
-                                                     nonce=nonce, received_at=now))
+                                                     nonce=nonce, received_at=datetime.now(UTC)))
     except IntegrityError:
         raise Rejected(409, "replay") from None
 
@@ -155,7 +168,7 @@ async def receive_event(request: Request, background: BackgroundTasks, msg_signa
         except CryptoError:
             raise Rejected(403, "bad_signature") from None
         _window(ws, timestamp)
-        _once(ws, timestamp, nonce)
+        _check_nonce(timestamp, nonce)
         try:
             plain = cr.open(msg_signature, timestamp, nonce, enc)
             fields = parse_event(plain)
@@ -163,9 +176,16 @@ async def receive_event(request: Request, background: BackgroundTasks, msg_signa
             raise Rejected(403 if e.code == "bad_receive_id" else 400, e.code) from None
         except MalformedEvent:
             raise Rejected(400, "malformed_event") from None
+        _prune_nonces(ws)
+        try:  # the nonce is spent in the event's own transaction: nothing lost in between
+            _, new = store_event(ws, fields, nonce=("wecom", timestamp, nonce))
+        except Replay:
+            raise Rejected(409, "replay") from None
+        except Exception as e:  # the ops store failed: WeCom retries; the error names no ids
+            log.error("wecom callback: storing the event failed (%s)", type(e).__name__)
+            return PlainTextResponse("store_failed", status_code=500)
     except Rejected as e:
         return _reject(e)
-    _, new = store_event(ws, fields)
     log.info("wecom callback accepted: %s/%s%s", fields.get("Event"),
              fields.get("ChangeType", ""), "" if new else " (already stored)")
     background.add_task(_flush, ws, state)

@@ -5,7 +5,9 @@ guide's WeCom userid). ``payload.kind``:
 
 - ``message`` (default): 企业群发 task for the guide (``add_msg_template``, chat_type
   ``single``); messages of one claim with the same guide and the same content share one task
-  (one ``msgid``), as WeCom intends; ``payload`` = ``{"text": "…", "attachments": [...]}``;
+  (one ``msgid``), as WeCom intends; ``payload`` = ``{"text": "…", "attachments": [...]}``.
+  Without a ``guide_id`` (journey sends) the task has no ``sender`` and WeCom gives it to the
+  member who last chatted with each customer;
 - ``welcome``: 欢迎语 with the WelcomeCode of the guide's add-contact callback (must be sent
   within 20 s of the event); a missing or older code dead-letters the message;
 - ``mark_tag``: ``{"add": [siyu tags], "remove": [...]}`` → WeCom tag ids through the
@@ -67,9 +69,11 @@ class _MassSend(Channel):
         return [("corp", c.corp_id), ("access token", "ok")]
 
     def _task_body(self, guide: str | None, content: dict, targets: list[str]) -> dict:
-        if not guide:
-            raise PermanentError("wecom: no guide_id (the sender who confirms the task)")
-        body = {"chat_type": self.chat_type, "sender": guide, **content}
+        if not guide and self.chat_type == "group":
+            raise PermanentError("wecom: no guide_id (the group owner who confirms the task)")
+        body = {"chat_type": self.chat_type, **content}
+        if guide:  # without it (single chats) WeCom gives the task to the member who last
+            body["sender"] = guide  # chatted with each customer
         body["external_userid" if self.chat_type == "single" else "chat_id_list"] = targets
         return body
 
@@ -156,7 +160,7 @@ class _MassSend(Channel):
             if (task.get("text") or {}).get("content") != (content.get("text") or {}).get(
                     "content"):
                 continue
-            for row in c.send_result(task["msgid"], msg.guide_id or task.get("creator", "")):
+            for row in c.results_of(task["msgid"], msg.guide_id or task.get("creator") or None):
                 if msg.recipient in (row.get("external_userid"), row.get("chat_id")):
                     return Sent(task["msgid"])
         return None

@@ -8,7 +8,10 @@
   the tasks created, and per guide what was actually sent (status 0 not yet, 1 sent, 2 not a
   friend, 3 already received a mass message);
 - ``POST …/send_welcome_msg`` — 新客户欢迎语 with the callback's ``WelcomeCode`` (20 s);
-- ``POST …/add_moment_task`` — 客户朋友圈 task; ``POST …/mark_tag`` — 编辑客户企业标签.
+- ``POST …/add_moment_task`` — 客户朋友圈 task (asynchronous: a ``jobid``);
+  ``GET …/get_moment_task_result?jobid`` — its ``moment_id`` or error, and the invalid
+  senders; ``POST …/get_moment_task`` — per guide whether it was published;
+- ``POST …/mark_tag`` — 编辑客户企业标签.
 """
 
 from __future__ import annotations
@@ -62,6 +65,25 @@ class WeComClient:
                 break
         return out
 
+    def task_members(self, msgid: str) -> list[str]:
+        """``get_groupmsg_task``: the members (userids) a mass-send task went to — needed when
+        the task was created without a sender (WeCom picked the member)."""
+        out: list[str] = []
+        cursor = ""
+        for _ in range(50):
+            got = self.call("get_groupmsg_task", {"msgid": msgid, "limit": 1000,
+                                                  "cursor": cursor})
+            out.extend(str(t["userid"]) for t in got.get("task_list") or [] if t.get("userid"))
+            cursor = got.get("next_cursor") or ""
+            if not cursor:
+                break
+        return out
+
+    def results_of(self, msgid: str, userid: str | None) -> list[dict]:
+        """What a task's members sent: of ``userid``, or of every member when it is None."""
+        users = [userid] if userid else self.task_members(msgid)
+        return [row for u in users for row in self.send_result(msgid, u)]
+
     def send_result(self, msgid: str, userid: str) -> list[dict]:
         out: list[dict] = []
         cursor = ""
@@ -69,6 +91,28 @@ class WeComClient:
             got = self.call("get_groupmsg_send_result",
                             {"msgid": msgid, "userid": userid, "limit": 1000, "cursor": cursor})
             out.extend(got.get("send_list") or [])
+            cursor = got.get("next_cursor") or ""
+            if not cursor:
+                break
+        return out
+
+
+    def moment_task_result(self, jobid: str) -> dict:
+        """``GET …/get_moment_task_result?jobid``: ``status`` 1 started, 2 creating, 3 done;
+        when done, ``result`` = {errcode, moment_id, invalid_sender_list,
+        invalid_external_contact_list}."""
+        return self.tokens.call(f"{EC}/get_moment_task_result", None, method="GET",
+                                params={"jobid": jobid}, what="wecom get_moment_task_result")
+
+    def moment_task(self, moment_id: str) -> list[dict]:
+        """``POST …/get_moment_task``: per guide (userid) ``publish_status`` 0 not yet, 1
+        published."""
+        out: list[dict] = []
+        cursor = ""
+        for _ in range(50):
+            got = self.call("get_moment_task", {"moment_id": moment_id, "cursor": cursor,
+                                                "limit": 1000})
+            out.extend(got.get("task_list") or [])
             cursor = got.get("next_cursor") or ""
             if not cursor:
                 break

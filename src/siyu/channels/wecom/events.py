@@ -32,10 +32,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from siyu.channels.base import ChannelError
-from siyu.ops.tables import channel_inbound
+from siyu.ops.tables import callback_nonces, channel_inbound
 
 __all__ = ["parse_event", "event_key", "store_event", "flush_inbound", "FlushResult",
-           "MalformedEvent"]
+           "MalformedEvent", "Replay"]
 
 log = logging.getLogger("siyu.channels.wecom")
 
@@ -80,23 +80,46 @@ def event_key(f: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:40]
 
 
-def store_event(ws, f: dict[str, Any], *, received_at: datetime | None = None) -> tuple[int, bool]:
-    """Keep an accepted event; returns (inbound id, newly stored)."""
+class Replay(ChannelError):
+    """The callback's timestamp + nonce pair was accepted before."""
+
+
+def store_event(ws, f: dict[str, Any], *, received_at: datetime | None = None,
+                nonce: tuple[str, str, str] | None = None) -> tuple[int, bool]:
+    """Keep an accepted event; returns (inbound id, newly stored).
+
+    ``nonce`` = (source, timestamp, nonce) of the callback: recorded in the same transaction
+    as the event (a pair seen before raises :class:`Replay`), so a failure between the two can
+    never leave the nonce spent and the event lost — WeCom's retry of it is then accepted."""
     key = event_key(f)
     fields = {k: v for k, v in f.items() if k not in ("WelcomeCode", "ToUserName")}
+    now = datetime.now(UTC)
     row = {"source": "wecom", "event_key": key, "event": f["Event"][:64],
            "change_type": (f.get("ChangeType") or "")[:64] or None,
            "occurred_at": datetime.fromtimestamp(int(f["CreateTime"]), UTC),
-           "received_at": received_at or datetime.now(UTC), "fields": fields,
+           "received_at": received_at or now, "fields": fields,
            "welcome_code": f.get("WelcomeCode") or None, "status": "pending"}
     try:
         with ws.ops.engine.begin() as c:
+            if nonce is not None:
+                try:
+                    c.execute(insert(callback_nonces).values(
+                        source=nonce[0], timestamp=nonce[1], nonce=nonce[2], received_at=now))
+                except IntegrityError:
+                    raise Replay("timestamp and nonce seen before") from None
+            have = c.execute(select(channel_inbound.c.id).where(
+                channel_inbound.c.event_key == key)).scalar()
+            if have is not None:  # redelivered (WeCom retries): stored once
+                return have, False
             got = c.execute(insert(channel_inbound).values(**row))
             return got.inserted_primary_key[0], True
-    except IntegrityError:
+    except IntegrityError:  # the same event stored at the same moment by another request?
         with ws.ops.engine.connect() as c:
-            return c.execute(select(channel_inbound.c.id).where(
-                channel_inbound.c.event_key == key)).scalar_one(), False
+            have = c.execute(select(channel_inbound.c.id).where(
+                channel_inbound.c.event_key == key)).scalar()
+        if have is None:
+            raise  # no: the store itself failed
+        return have, False
 
 
 @dataclass
