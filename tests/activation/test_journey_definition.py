@@ -181,3 +181,42 @@ def test_new_reasons_in_chinese(monkeypatch):
     bad = ("name: x\ntitle: x\ntriggers: []\nsteps:\n  - points: {amount: 0}\n")
     assert [(p.line, p.reason) for p in validate_text(bad)] == [
         (3, "triggers 应为非空的触发列表"), (5, "amount 应为 1 到 10000000 之间的整数")]
+
+
+def test_every_reason_has_chinese_wording(monkeypatch):
+    """Each reason the validator gives is worded in Chinese under SIYU_LANG=zh (no English
+    sentence left over)."""
+    monkeypatch.setenv("SIYU_LANG", "zh")
+    bad = ("name: X\ntitle: x\ntrigger: {type: audience, change: stay}\nre_entry: 3\n"
+           "exit_when: {event: order}\ngoal: []\nsteps:\n"
+           "  - 5\n"
+           "  - {wait: 3}\n"
+           "  - {tag: {tag: t, op: toggle}}\n"
+           "  - {webhook: {url: ftp://x, body: 1}}\n"
+           "  - {task: {kind: call, title: 打电话, due_in: soon}}\n"
+           "  - {coupon: {template_id: C, face_value: -1}}\n"
+           "  - {branch: {if: {colour: red}, then: end, else: end}}\n"
+           "  - {branch: {if: {not: [1, 2]}, then: end, else: end}}\n"
+           "  - {split: {arms: [{name: a, share: 200, goto: end}], holdout: 0}}\n")
+    got = [(p.line, p.reason) for p in validate_text(bad)]
+    assert got == [
+        (1, "name 应匹配 [a-z][a-z0-9_]*（最多 64 个字符）"),
+        (3, "audience 应为已保存人群的名称"),
+        (3, "change 应为 enter 或 leave"),
+        (8, "步骤应为含一个类型键的映射（wait, branch, split, exit, send, coupon, points, tag, "
+            "task, webhook, handover）"),
+        (9, "wait 的写法：{days, hours, minutes} 和/或 until: \"HH:MM\""),
+        (10, "op 应为 add 或 remove"),
+        (11, "url 应为 http:// 或 https:// 地址"),
+        (11, "body 应为映射"),
+        (12, "due_in 应为时长，如 1d / 4h"),
+        (13, "face_value 应为 ≥ 0 的金额（元）"),
+        (14, "未知条件 ['colour']；可用：event、audience、sent_unread、all、any 或 not"),
+        (15, "条件应为映射：{event: …}、{audience: …}、{sent_unread: true}、{all: […]}、"
+             "{any: […]} 或 {not: …}"),
+        (16, "share 应为 (0, 100] 内的百分比"),
+        (4, "re_entry 应为映射 {policy, days}"),
+        (5, "exit_when 应为条件列表"),
+        (6, "goal 应为映射 {event, within_days, where}"),
+    ]
+    assert not any(re.search(r"\b(must|takes|needs|or)\b", r) for _, r in got)

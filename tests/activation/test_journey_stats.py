@@ -50,7 +50,7 @@ def test_split_shares_are_honoured():
     assert split_arm("e1", "s1", arms, 20) == split_arm("e1", "s1", arms, 20)  # stable
 
 
-def test_goal_per_arm_and_delivery(tmp_path, cli):
+def test_goal_per_arm_and_delivery(tmp_path, cli, monkeypatch):
     b = Brand()
     for i in range(1, 41):
         b.rel(f"wecom:u{i}", "guide", "start", "2025-03-03 10:00", "g1")
@@ -99,3 +99,19 @@ def test_goal_per_arm_and_delivery(tmp_path, cli):
     assert sorted(x["payload"]["text"] for x in lines) == sorted(
         ["20 元券"] * expect["big"][0] + ["10 元券"] * expect["small"][0])
     ws.close()
+    # the same figures for people: Chinese first, English with SIYU_LANG=en
+    big, ci = st["goal"]["arms"]["big"], st["goal"]["vs_holdout"]["big"]
+    monkeypatch.setenv("SIYU_LANG", "zh")
+    text = cli("journey", "stats", "ab", "--home", home).output
+    assert f"ab：进入 40，进行中 0，完成 40，退出 0；发送 {40 - h[0]}" in text
+    assert "目标：7 天内 order" in text
+    assert f"  big：{big['converted']}/{big['enrolled']}（{big['rate']:.1%}）" in text
+    assert (f"  big 对比对照组：{ci['diff']:+.4f}，95% 置信区间 [{ci['ci_low']:+.4f}, "
+            f"{ci['ci_high']:+.4f}]") in text
+    monkeypatch.setenv("SIYU_LANG", "en")
+    text = cli("journey", "stats", "ab", "--home", home).output
+    assert "goal: order within 7 days" in text and "  big vs holdout: " in text
+    # the clock cannot go back; the message names brand-local times
+    r = cli("run", "--until", "2025-03-01", "--home", home, ok=False)
+    assert r.exit_code == 2 and ("--until 2025-03-01 00:00 Asia/Shanghai is before the "
+                                 "simulated clock (2025-03-04 00:00 Asia/Shanghai)") in r.output

@@ -96,3 +96,60 @@ def test_the_simulated_clock_enters_events_at_their_time(cli, tmp_path):
         assert c.execute(select(journeys.c.trigger_load)).scalar() is None
     ws.close()
     assert got == {"u1": "2025-03-03 11:00", "u2": "2025-03-05 09:15"}
+
+
+def test_an_import_waits_for_oneid_before_the_cursor_passes_it(tmp_path):
+    """A row whose key OneID has not mapped yet (a new customer, imported after the last
+    `siyu identity resolve`) is not skipped: the import cursor stops before its import until
+    OneID has run, then the row enters at its own time — once."""
+    import csv
+
+    from siyu.identity import resolve
+    from siyu.ingest import import_files
+
+    ws = Workspace.init(tmp_path / "ws")
+    deploy(ws.ops, HELLO, actor="t")
+    with ws.ops.engine.begin() as c:
+        c.execute(journeys.update().values(created_at=now_utc() - timedelta(days=10),
+                                           trigger_cursor=now_utc() - timedelta(minutes=1)))
+    b = Brand()
+    b.rel("wecom:u1", "guide", "start", ago(timedelta(hours=2)), "g1")
+    b.load(ws, tmp_path)  # imported and resolved
+    assert worker(ws, once=True)["entered"] == 1
+    first = ws.warehouse.raw.execute("SELECT max(_load_id) FROM relationships").fetchone()[0]
+
+    def import_only(name: str, key: str, at: str) -> None:  # no OneID afterwards
+        f = tmp_path / f"{name}.csv"
+        with open(f, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["event_id", "consumer_key", "field", "action", "occurred_at",
+                        "field_ref"])
+            w.writerow([name, key, "guide", "start", at, "g1"])
+        assert import_files(ws, "relationships", [f]).rejected == 0
+
+    new_at = ago(timedelta(minutes=30))
+    import_only("r-new", "wecom:u2", new_at)
+    for _ in range(2):  # however many passes run before OneID: nothing lost, cursor held
+        assert worker(ws, once=True)["entered"] == 0
+        with ws.ops.engine.connect() as c:
+            assert c.execute(select(journeys.c.trigger_load)).scalar() == first
+    resolve(ws)
+    assert worker(ws, once=True)["entered"] == 1
+    assert worker(ws, once=True)["entered"] == 0
+    got = enrolled(ws)
+    assert sorted(got) == ["u1", "u2"]
+    assert got["u2"][0].astimezone(SH).strftime("%Y-%m-%d %H:%M") == new_at
+    last = ws.warehouse.raw.execute("SELECT max(_load_id) FROM relationships").fetchone()[0]
+    with ws.ops.engine.connect() as c:
+        assert c.execute(select(journeys.c.trigger_load)).scalar() == last
+    # a key OneID has been through and left without a consumer id (here: taken out of the
+    # map by hand) does not hold the cursor back for ever
+    ws.warehouse.raw.execute("DELETE FROM identity_map WHERE key = 'wecom:u2'")
+    import_only("r-u3", "wecom:u3", ago(timedelta(minutes=10)))
+    resolve(ws)
+    ws.warehouse.raw.execute("DELETE FROM identity_map WHERE key = 'wecom:u2'")
+    assert worker(ws, once=True)["entered"] == 1  # u3
+    with ws.ops.engine.connect() as c:
+        assert c.execute(select(journeys.c.trigger_load)).scalar() == ws.warehouse.raw.execute(
+            "SELECT max(_load_id) FROM relationships").fetchone()[0]
+    ws.close()

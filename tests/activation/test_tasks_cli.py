@@ -78,3 +78,9 @@ def test_messages_are_chinese_by_default(shop, cli, monkeypatch):
     assert "不能把导购 g1 的客户交接给自己" in r.output
     out = cli("task", "list", "--home", str(ws.home)).output
     assert "没有任务" in out
+    cli("task", "generate", "--as-of", "2025-03-03", "--home", str(ws.home))
+    out = cli("task", "stats", "--at", "2025-03-10", "--home", str(ws.home)).output
+    assert all(h in out for h in ("导购", "进行中", "已完成", "逾期", "完成率"))
+    monkeypatch.setenv("SIYU_LANG", "en")
+    out = cli("task", "stats", "--by", "store", "--home", str(ws.home)).output
+    assert all(h in out for h in ("store", "open", "done", "overdue", "completion"))

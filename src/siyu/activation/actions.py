@@ -118,7 +118,8 @@ class Send(Action):
             ctx.log("deferred", step.id, reason="quiet_hours", detail={"until": later.isoformat()})
             return Outcome(None, later)
         channel, purpose = spec["channel"], spec.get("purpose", "marketing")
-        reason = env.guard(ctx, channel, purpose)
+        reason = "no_recipient" if env.unreachable(ctx.consumer_id, channel) else \
+            env.guard(ctx, channel, purpose)
         if reason is not None:
             ctx.log("suppressed", step.id, reason=reason, detail={"channel": channel})
             return Outcome(step.next, ctx.now)

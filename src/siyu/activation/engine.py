@@ -81,6 +81,19 @@ class Env:
         self.floor: datetime | None = None
         self.loads_after: str | None = None  # the journey's import cursor (real clock)
         self.loads_upto: str | None = None  # where an event trigger's read ended
+        self.loads_hold: str | None = None  # below the first import OneID has yet to map
+        self._oneid_mark: str | None = None
+
+    def oneid_mark(self) -> str:
+        """A load id below which every import has been through OneID: the start of the
+        latest done OneID run as a load id (``L%Y%m%dT%H%M%S%f``); "" before the first."""
+        if self._oneid_mark is None:
+            from siyu.identity.runs import last_run
+
+            run = last_run(self.ws.ops)
+            self._oneid_mark = "" if run is None else \
+                "L" + utc(run["started_at"]).strftime("%Y%m%dT%H%M%S%f")
+        return self._oneid_mark
 
     def lookback_from(self, since: datetime) -> datetime:
         """``since``, or (real clock) the start of the look-back window before it — never
@@ -307,6 +320,19 @@ class Env:
             self._load_people()
         return self._keys.get(consumer_id, {}).get(typ)
 
+    def unreachable(self, consumer_id: str, channel: str) -> bool:
+        """True when the channel needs a key of the consumer (``KEY_FOR_CHANNEL``: a WeCom id,
+        a phone, an openid, an email) and the warehouse's identity map holds none: the send
+        is suppressed (reason ``no_recipient``) instead of queued for a certain failure and
+        counted against the caps. Without an identity map there is nothing to judge by."""
+        if channel not in self.KEY_FOR_CHANNEL:
+            return False
+        if self._keys is None:
+            self._load_people()
+        if not self.has_table("identity_map"):
+            return False
+        return self.recipient(consumer_id, channel) is None
+
     def outbox(self, ctx, step, *, channel, purpose, recipient, payload) -> None:
         self.out_rows.append({
             "idempotency_key": ctx.key(step), "channel": channel,
@@ -473,7 +499,7 @@ def scan_triggers(ws, env: Env, now: datetime, start: datetime | None = None) ->
         env.floor = utc(r["created_at"])
         # the real clock follows the imports too (rows imported late); "" = from the first
         env.loads_after = (r["trigger_load"] or "") if env.lookback else None
-        env.loads_upto = None
+        env.loads_upto = env.loads_hold = None
         with ops.engine.connect() as conn:
             j = definition(conn, r["name"], r["current_version"])
         # read outside the write transaction (the warehouse work may take a while)
@@ -482,7 +508,10 @@ def scan_triggers(ws, env: Env, now: datetime, start: datetime | None = None) ->
         cands = [c for t in j.triggers for c in TRIGGERS[t["type"]].candidates(env, t, since, now)]
         cursor = {"trigger_cursor": now}
         if env.loads_upto is not None:
-            cursor["trigger_load"] = env.loads_upto
+            # never past an import whose new keys OneID has not mapped yet: its rows are
+            # read again once it has (a row read twice enrols once, by its enrolment id)
+            cursor["trigger_load"] = env.loads_upto if env.loads_hold is None else \
+                min(env.loads_upto, env.loads_hold)
         with ops.engine.begin() as conn:
             # written first (SQLite: the write lock before any read); a row read twice by
             # two workers enrols once (the enrolment id)

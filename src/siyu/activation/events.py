@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
-__all__ = ["EVENTS", "EventKind", "check_event", "event_rows", "latest_load"]
+__all__ = ["EVENTS", "EventKind", "check_event", "event_rows", "first_unmapped_load",
+           "latest_load"]
 
 Problem = Callable[[tuple, str], None]
 
@@ -135,6 +136,28 @@ def latest_load(raw, event: str) -> str | None:
     if not _has(raw, kind.table):
         return None
     return raw.execute(f"SELECT max(_load_id) FROM {kind.table}").fetchone()[0]
+
+
+def first_unmapped_load(raw, event: str, after: str) -> tuple[str, str | None] | None:
+    """The first import after ``after`` (a load id) holding a row of the event's table whose
+    consumer key has no consumer id in ``identity_map`` yet, and the import before it in
+    that table; None when there is none."""
+    kind = EVENTS[event]
+    if not _has(raw, kind.table):
+        return None
+    t = kind.table
+    if _has(raw, "identity_map"):
+        first = raw.execute(f"SELECT min(e._load_id) FROM {t} e LEFT JOIN identity_map m "
+                            "ON m.key = e.consumer_key WHERE e._load_id > ? AND m.key IS NULL",
+                            [after]).fetchone()[0]
+    else:
+        first = raw.execute(f"SELECT min(_load_id) FROM {t} WHERE _load_id > ?",
+                            [after]).fetchone()[0]
+    if first is None:
+        return None
+    before = raw.execute(f"SELECT max(_load_id) FROM {t} WHERE _load_id < ?",
+                         [first]).fetchone()[0]
+    return first, before
 
 
 def event_rows(raw, event: str, where: dict[str, Any], *, since: datetime | None,

@@ -62,6 +62,12 @@ def _assignments(ws, at: datetime | None, env: Env) -> None:
     refresh_if_stale(ws, at, lambda: Sources(env.ibis(), ws.settings))
 
 
+def _local(at: datetime, ws) -> str:
+    """An instant as brand-local text for messages (``2025-03-01 00:00 Asia/Shanghai``)."""
+    zone = ws.settings.zone
+    return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
 def run_until(ws, until: datetime, *, start: datetime | None = None,
               tick: timedelta = timedelta(days=1), deliver: bool = True,
               worker_id: str | None = None,
@@ -81,7 +87,7 @@ def run_until(ws, until: datetime, *, start: datetime | None = None,
     if until < at:
         raise UsageError(tr("--until {u} 早于模拟时钟当前时间 {a}",
                             "--until {u} is before the simulated clock ({a})",
-                            u=until.isoformat(), a=at.isoformat()))
+                            u=_local(until, ws), a=_local(at, ws)))
     totals = {"entered": 0, "advanced": 0, "passes": 0, "delivered": 0}
     ticks = max(1, -(-(until - at) // tick))
     env = Env(ws, worker_id)

@@ -249,8 +249,7 @@ def check_steps(steps: Any, path: tuple, problem, kinds: dict[str, StepKind]) ->
     for i, (s, sid) in enumerate(zip(steps, ids, strict=True)):
         p = path + (i,)
         if not isinstance(s, dict):
-            problem(p, "a step is a mapping with one kind key (wait, branch, split, exit, send, "
-                    "coupon, tag, task, webhook, handover)")
+            problem(p, f"a step is a mapping with one kind key ({', '.join(kinds)})")
             continue
         if not isinstance(sid, str) or not NAME_RE.match(sid) or sid == "end":
             problem(p + ("id",), "step id must match [a-z][a-z0-9_]* and not be 'end'")

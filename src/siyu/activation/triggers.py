@@ -58,7 +58,7 @@ class EventTrigger(Trigger):
         journey's import cursor whatever its time (up to ``until``) — a row imported late
         enters at its time when that is within the look-back before ``since``, else at
         ``until`` (when the engine read it); rows older than the journey do not enter."""
-        from siyu.activation.events import event_rows, latest_load
+        from siyu.activation.events import event_rows, first_unmapped_load, latest_load
 
         raw = env.raw()
         if raw is None:
@@ -70,6 +70,12 @@ class EventTrigger(Trigger):
         upto = latest_load(raw, ev)
         if upto is None:
             return []
+        # an import OneID has not been through yet whose rows have keys without a consumer
+        # id: the import cursor stops before it (those rows are read again after OneID)
+        held = first_unmapped_load(raw, ev, max(env.loads_after, env.oneid_mark()))
+        if held is not None:
+            before = max(held[1] or "", env.loads_after)
+            env.loads_hold = before if env.loads_hold is None else min(env.loads_hold, before)
         rows = event_rows(raw, ev, where, since=since, until=until,
                           loads=(env.loads_after, upto))
         # two event triggers in one journey: the cursor moves to the later of their ends

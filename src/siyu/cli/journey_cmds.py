@@ -3,7 +3,7 @@ adapters over :mod:`siyu.activation` (journeys, the engine, consent; docs/journe
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -215,19 +215,29 @@ def stats_cmd(name: NameArg, home: HomeOpt = None, as_json: JsonOpt = False) -> 
                  "{n}: entered {e}, active {a}, done {d}, exited {x}; sent {s}",
                  n=name, e=got["entered"], a=got["active"], d=got["done"], x=got["exited"],
                  s=got["sends"]), markup=False)
+    out.print(tr("失败 {f}，推迟到免打扰结束 {q}，发券 {c}，导购任务 {t}",
+                 "failed {f}, deferred for quiet hours {q}, coupons {c}, guide tasks {t}",
+                 f=got["failed"], q=got["deferred"], c=got["coupons"], t=got["tasks"]),
+              markup=False)
+    out.print(tr("各步骤执行次数：", "runs per step:"), markup=False)
     for k, v in got["steps"].items():
         out.print(f"  {k}: {v:,}", markup=False)
     for k, v in got["suppressions"].items():
         out.print(tr("  拦截 {k}：{v}", "  suppressed {k}: {v}", k=k, v=v), markup=False)
     g = got["goal"]
     if g:
+        out.print(tr("目标：{d} 天内 {e}", "goal: {e} within {d} days", e=g["event"],
+                     d=g["within_days"]), markup=False)
         for arm, a in g["arms"].items():
-            out.print(tr("  目标 {arm}：{c}/{n}", "  goal {arm}: {c}/{n}", arm=arm,
-                         c=a["converted"], n=a["enrolled"]), markup=False)
+            rate = "—" if a["rate"] is None else f"{a['rate']:.1%}"
+            out.print(tr("  {arm}：{c}/{n}（{r}）", "  {arm}: {c}/{n} ({r})", arm=arm,
+                         c=a["converted"], n=a["enrolled"], r=rate), markup=False)
         for arm, d in (g.get("vs_holdout") or {}).items():
             if d["diff"] is not None:
-                out.print(f"  {arm} − holdout: {d['diff']:+.4f} "
-                          f"[{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]", markup=False)
+                out.print(tr("  {arm} 对比对照组：{d:+.4f}，95% 置信区间 [{lo:+.4f}, {hi:+.4f}]",
+                             "  {arm} vs holdout: {d:+.4f}, 95 % CI [{lo:+.4f}, {hi:+.4f}]",
+                             arm=arm, d=d["diff"], lo=d["ci_low"], hi=d["ci_high"]),
+                          markup=False)
 
 
 def _tick(text: str) -> timedelta:
@@ -272,7 +282,8 @@ def run_cmd(
     else:
         out.print(tr("模拟时钟到 {c}：进入 {e}，推进 {a}",
                      "simulated clock at {c}: {e} entered, {a} advanced",
-                     c=got["clock"], e=got["entered"], a=got["advanced"]), markup=False)
+                     c=f"{datetime.fromisoformat(got['clock']).astimezone(zone):%Y-%m-%d %H:%M}",
+                     e=got["entered"], a=got["advanced"]), markup=False)
 
 
 @app.command("worker")

@@ -311,8 +311,13 @@ def stats_cmd(
         return
     t = Table()
     cols = (by, "open", "waiting", "done", "skipped", "expired", "overdue", "completion_rate")
+    heads = {"guide": tr("导购", "guide"), "store": tr("门店", "store"),
+             "open": tr("进行中", "open"), "waiting": tr("待开始", "waiting"),
+             "done": tr("已完成", "done"), "skipped": tr("已跳过", "skipped"),
+             "expired": tr("已过期", "expired"), "overdue": tr("逾期", "overdue"),
+             "completion_rate": tr("完成率", "completion")}
     for c in cols:
-        t.add_column(c, justify="left" if c == by else "right")
+        t.add_column(heads.get(c, c), justify="left" if c == by else "right")
     for r in rows:
         rate = "—" if r["completion_rate"] is None else f"{r['completion_rate']:.1%}"
         t.add_row(str(r[by] or "—"), *(f"{r[c]:,}" for c in cols[1:-1]), rate)
