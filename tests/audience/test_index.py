@@ -72,7 +72,7 @@ def test_build_stats(iws):
     assert s["bitmaps"] == 1 + sum(1 + n for n in s["terms"].values()) + (1 + 2) + (1 + 2) + (
         1 + 0) + 2 + sum(s["recency"].values())
     assert set(s["recency"]) == {"orders", "visits", "engagements", "messages", "views",
-                                 "shares"} and s["recency"]["orders"] > 0
+                                 "shares", "purchase_days"} and s["recency"]["orders"] > 0
 
 
 INT_TERMS = {"tier": (0, 5), "clv_decile": (1, 10), "churn_decile": (1, 10),
@@ -177,7 +177,8 @@ def test_count_json_shape_and_explain(iws):
 
 recency_terms = st.builds(
     lambda kind, n, unit, op, v: EventAgg(kind, n, unit, op, v),
-    st.sampled_from(("orders", "visits", "engagements", "messages", "views", "shares")),
+    st.sampled_from(("orders", "visits", "engagements", "messages", "views", "shares",
+                     "purchase_days")),
     st.sampled_from((1, 2, 7, 30, 59, 60, 61, 90, 400, 401)), st.sampled_from(("d", "w")),
     st.sampled_from(OPS), st.one_of(st.integers(-1, 5), st.sampled_from((0.0, 1.0, 1.5))))
 

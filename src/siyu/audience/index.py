@@ -29,8 +29,8 @@ lazily: a count deserialises only the bitmaps its terms need.
 the inputs (row counts, the latest OneID run, the latest tag time, the settings the models
 read). A term comes from the index only when its section's part is unchanged and, for tier
 and rfm (the only terms that depend on the day), when the index was built for the requested
-as_of (likewise event recency). Other terms — event windows with filters, sums (``gmv``,
-``purchase_days``), longer windows or larger numbers than the recency section holds,
+as_of (likewise event recency). Other terms — event windows with filters, sums (``gmv``),
+longer windows or larger numbers than the recency section holds,
 ``in_field``, and stale ones — are computed in the warehouse and turned into a bitmap
 through the ordinals (event windows: their events are read in the warehouse and matched to
 consumers through the key map, without the join to OneID's map); when the identity part
@@ -98,8 +98,12 @@ INDEXED_TERMS: dict[str, str] = {
 """Comparison term → the fingerprint section its bitmaps depend on."""
 AS_OF_TERMS = ("tier", "rfm")
 """Terms whose value depends on the day: usable only from an index built for that as_of."""
-RECENCY_KINDS = ("orders", "visits", "engagements", "messages", "views", "shares")
-"""Event kinds whose counts in a window the index answers (without filters)."""
+RECENCY_KINDS = ("orders", "visits", "engagements", "messages", "views", "shares",
+                 "purchase_days")
+"""Event kinds whose counts in a window the index answers (without filters). For
+``purchase_days`` the "events" are a consumer's distinct local purchase days, each at its
+latest paid order: the k-th latest of them is in the window exactly when at least k distinct
+days are."""
 RECENCY_DEPTH = 3
 """The index knows each consumer's 1st…3rd most recent event of each kind: counts compared
 with 0–3 (``>= 3``, ``< 3``, ``= 2``, ``> 2``…) come from it."""
@@ -432,6 +436,9 @@ def _recency(ws, src: Sources, day: date, w: _Writer) -> dict[str, dict[str, lis
     for kind in RECENCY_KINDS:
         rows, at = event_rows(src, EventAgg(kind, RECENCY_DAYS, "d", ">=", 1), instant)
         sql = ws.warehouse.ibis.compile(rows.select("consumer_id", ts=rows[at]))
+        if kind == "purchase_days":  # one event per local day: its latest order
+            sql = (f"SELECT consumer_id, max(ts) AS ts FROM ({sql}) "
+                   "GROUP BY consumer_id, CAST(ts AS DATE)")
         got = raw.execute(f"""
             WITH top AS (SELECT consumer_id, max(ts, {RECENCY_DEPTH}) AS l
                          FROM ({sql}) GROUP BY consumer_id),

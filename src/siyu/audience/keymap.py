@@ -2,7 +2,7 @@
 joining the events to OneID's map in the warehouse.
 
 An event-window term with a filter (``visits(last 90d, field = "mini_program") >= 1``), a sum
-(``gmv``, ``purchase_days``), a number above :data:`~siyu.audience.index.RECENCY_DEPTH` or a
+(``gmv``), a number above :data:`~siyu.audience.index.RECENCY_DEPTH` or a
 window longer than the recency section must read the events. Joining them to
 ``identity_map`` (tens of millions of string keys) was most of the time of such a count. The
 index therefore also keeps every key of ``identity_map`` as DuckDB's 64-bit ``hash()`` of
@@ -121,7 +121,8 @@ class KeyMap:
                 q = f"SELECT DISTINCT hash(consumer_id) AS h, order_id FROM ({sql})"
             else:
                 q = f"SELECT hash(consumer_id) AS h FROM ({sql})"
-            h = np.sort(np.asarray(raw.execute(q).fetchnumpy()["h"], np.uint64))
+            # sorted by DuckDB (in parallel): sorted hashes are looked up fastest
+            h = np.asarray(raw.execute(q + " ORDER BY h").fetchnumpy()["h"], np.uint64)
             ords, _ = self.lookup(h)
             values = np.bincount(ords)
             have = values > 0
