@@ -179,6 +179,13 @@ class Settings(BaseSettings):
     its event time when that is at most this many hours before the trigger cursor, else when
     the worker reads it (event triggers follow the imports, each row read once); audience
     triggers re-read this window."""
+    journey_late_limit: str = "24h"
+    """How late a journey send may go out (a duration: `24h`, `90m`, `2d`; `0` or `off` = no
+    limit). A `send`, `webhook` or `coupon` step the engine reaches more than this after its
+    scheduled time (the worker was down, a journey was paused) is suppressed as `too_late`
+    (a guide task when its due time is that far past), and daily triggers (date, inactivity,
+    purchase cycle, churn risk) skip days whose date lies more than this in the past
+    (docs/journeys.md, "Downtime and lateness")."""
     worker_interval_seconds: float = Field(default=5.0, gt=0)
     """`siyu worker`: seconds between engine passes when there was nothing to do."""
 
@@ -253,6 +260,13 @@ class Settings(BaseSettings):
     """First retry delay; doubles per attempt, with jitter (50–100 % of the delay)."""
     dispatch_backoff_max_seconds: float = Field(default=3600.0, gt=0)
     """Longest retry delay."""
+    dispatch_wake_seconds: float = Field(default=0.2, gt=0, le=10)
+    """`siyu dispatch` when idle: how often it looks for a welcome message (欢迎语) queued by a
+    WeCom add-contact callback, whose WelcomeCode is valid for 20 s; other rows wait for the
+    next pass (`--interval`)."""
+    wecom_welcome_file: str = "welcome.yaml"
+    """Welcome-message rules (欢迎语, by 渠道活码 State and guide; docs/channels.md), relative
+    to the workspace; a missing file = no automatic welcome messages."""
     callback_window_seconds: int = Field(default=300, ge=10)
     """WeCom and official-account callbacks whose timestamp is further than this from now are
     rejected (replay)."""
@@ -267,6 +281,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
                 f"unknown time zone {v!r} (use an IANA name like Asia/Shanghai)") from None
+        return v
+
+    @field_validator("journey_late_limit")
+    @classmethod
+    def _late_limit(cls, v: str) -> str:
+        import re
+
+        v = str(v).strip().lower()
+        if v not in ("0", "off") and not re.match(r"^\d+\s*[dhm]$", v):
+            raise ValueError(f"journey_late_limit {v!r}: expected a duration like 24h, 90m, "
+                             "2d, or 0 / off")
         return v
 
     @field_validator("oneid_guard_types")

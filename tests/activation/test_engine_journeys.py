@@ -133,7 +133,7 @@ def test_runs_in_several_pieces_give_the_same_answer(cli, home, who):
                    ("u5", "2025-03-06 10:00"), ("u2", "2025-03-07 10:00")]
 
 
-def test_pause_holds_entries_and_steps(cli, home, who):
+def _paused_then_resumed(cli, home, who, until="2025-03-12T01:00") -> list[str]:
     cli("run", "--from", "2025-03-03", "--until", "2025-03-03T12:10", "--no-deliver",
         "--home", home)
     assert cli.json("journey", "pause", "welcome", "--home", home)["status"] == "paused"
@@ -142,12 +142,38 @@ def test_pause_holds_entries_and_steps(cli, home, who):
     assert [who[s["consumer_id"]] for s in sends(ws)] == ["u5", "u1", "u3"]
     ws.close()
     cli("journey", "resume", "welcome", "--home", home)
-    cli("run", "--until", "2025-03-12T01:00", "--no-deliver", "--home", home)
+    cli("run", "--until", until, "--no-deliver", "--home", home)
     ws = Workspace.open(home)
-    # what fell due meanwhile runs now (at its own logical time); u2 still enters
-    assert sorted(who[s["consumer_id"]] for s in sends(ws)) == ["u1", "u2", "u2", "u3", "u5",
-                                                                "u5"]
+    try:
+        return sorted(who[s["consumer_id"]] for s in sends(ws))
+    finally:
+        ws.close()
+
+
+def test_pause_holds_entries_and_steps(cli, home, who):
+    # what fell due meanwhile runs at resume, at its own logical time; u2 still enters. Its
+    # sends are days old by then (journey_late_limit 24h): suppressed as too_late
+    assert _paused_then_resumed(cli, home, who) == ["u1", "u3", "u5"]
+    ws = Workspace.open(home)
+    late = sorted((who[_cid(ws, r)], r["step"]) for r in log(ws, "suppressed")
+                  if r["reason"] == "too_late")
     ws.close()
+    # u4 entered at resume too (consent would have stopped it anyway: lateness is judged first)
+    assert late == [("u2", "hello"), ("u2", "nudge"), ("u4", "hello"), ("u4", "nudge"),
+                    ("u5", "nudge")]
+
+
+def test_pause_without_a_late_limit_sends_everything(cli, home, who, monkeypatch):
+    monkeypatch.setenv("SIYU_JOURNEY_LATE_LIMIT", "off")
+    # nothing is too late; reached at midnight (quiet hours), the stale sends go at 08:30 and
+    # u2's nudge three days after its welcome
+    assert _paused_then_resumed(cli, home, who, "2025-03-16") == ["u1", "u2", "u2", "u3",
+                                                                  "u5", "u5"]
+    ws = Workspace.open(home)
+    got = sorted((s["at"], who[s["consumer_id"]], s["step"]) for s in sends(ws))[3:]
+    ws.close()
+    assert got == [("2025-03-12 08:30", "u2", "hello"), ("2025-03-12 08:30", "u5", "nudge"),
+                   ("2025-03-15 10:00", "u2", "nudge")]
 
 
 def test_definition_change_applies_to_new_enrolments_only(cli, home, who, tmp_path):

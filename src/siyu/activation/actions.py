@@ -1,7 +1,9 @@
 """Actions (a registry of small classes): ``send``, ``coupon``, ``points``, ``tag``,
 ``task``, ``webhook``, ``handover``. An action runs inside the transaction of its step change: sends and
 webhooks become outbox rows, coupons rows of ``coupon_grants``, tasks guide tasks — each with
-the step's deterministic idempotency key, so a re-run after a crash writes nothing twice."""
+the step's deterministic idempotency key, so a re-run after a crash writes nothing twice.
+Sends, webhooks and coupons the engine reaches more than ``journey_late_limit`` after their
+time (tasks: their due time) are suppressed as ``too_late`` (:meth:`Ctx.suppress_late`)."""
 
 from __future__ import annotations
 
@@ -113,8 +115,19 @@ class Send(Action):
         from siyu.activation.guardrails import quiet_until
 
         env, spec = ctx.env, step.spec
-        later = quiet_until(ctx.now, env.settings)
+        late = Outcome(step.next, ctx.now)
+        if ctx.suppress_late(step, channel=spec["channel"]):  # reached days late: not sent
+            return late
+        # quiet hours: at the step's time (the schedule), and at the real instant of a step
+        # reached late — it then goes in the morning, unless that is too late by then
+        at = ctx.done_at()
+        later = quiet_until(ctx.now, env.settings) or \
+            (quiet_until(at, env.settings) if at > ctx.now else None)
         if later is not None:
+            if at > ctx.now and ctx.too_late(at=later):
+                ctx.log("suppressed", step.id, reason="too_late",
+                        detail={"channel": spec["channel"]})
+                return late
             ctx.log("deferred", step.id, reason="quiet_hours", detail={"until": later.isoformat()})
             return Outcome(None, later)
         channel, purpose = spec["channel"], spec.get("purpose", "marketing")
@@ -150,9 +163,12 @@ class Coupon(Action):
 
     def run(self, ctx, step):
         s = step.spec
+        if ctx.suppress_late(step, action="coupon", template_id=s["template_id"]):
+            return Outcome(step.next, ctx.now)  # a stale grant, with its message suppressed
+        at = ctx.done_at()  # issued late within the limit: valid in full from the issue
         ctx.env.coupon(ctx, step, template_id=s["template_id"], face_value=float(s["face_value"]),
-                       threshold=float(s.get("threshold", 0)),
-                       expires_at=ctx.now + timedelta(days=s.get("valid_days", 7)))
+                       threshold=float(s.get("threshold", 0)), issued_at=at,
+                       expires_at=at + timedelta(days=s.get("valid_days", 7)))
         ctx.log("coupon", step.id, detail={"template_id": s["template_id"]})
         return Outcome(step.next, ctx.now)
 
@@ -181,8 +197,9 @@ class Points(Action):
         from siyu.activation.points import grant
 
         s = step.spec
-        grant(ctx.env.conn, ctx.consumer_id, s["amount"], at=ctx.now,
-              expires_at=ctx.now + timedelta(days=s.get("expires_in_days", 365)),
+        at = ctx.done_at()  # granted however late, lapsing a full term after the grant
+        grant(ctx.env.conn, ctx.consumer_id, s["amount"], at=at,
+              expires_at=at + timedelta(days=s.get("expires_in_days", 365)),
               source=f"journey:{ctx.journey.name}/{step.id}", reason=s.get("reason"),
               key=ctx.key(step))
         ctx.log("points", step.id, detail={"amount": s["amount"]})
@@ -236,6 +253,10 @@ class Task(Action):
     def run(self, ctx, step):
         s = step.spec
         due = ctx.now + (parse_duration(str(s.get("due_in", "1d"))) or timedelta(days=1))
+        # a task reached late is still work while its due time is not long past
+        if ctx.suppress_late(step, due=due, action="task", kind=s["kind"]):
+            return Outcome(step.next, ctx.now)
+        due = max(due, ctx.done_at())  # keeps the journey's due, never before its creation
         fields = ctx.fields()
         ctx.env.task(ctx, step, kind=s["kind"], title=render(s["title"], fields),
                      script=render(s["script"], fields) if s.get("script") else None,
@@ -258,9 +279,12 @@ class Handover(Action):
 
     def run(self, ctx, step):
         s = step.spec
+        due = ctx.now + timedelta(hours=4)
+        if ctx.suppress_late(step, due=due, action="task", kind="handover"):
+            return Outcome(step.next, ctx.now)
         ctx.env.task(ctx, step, kind="handover", title=str(s["reason"]),
                      script=render(s["script"], ctx.fields()) if s.get("script") else None,
-                     due_at=ctx.now + timedelta(hours=4))
+                     due_at=max(due, ctx.done_at()))
         ctx.log("task", step.id, detail={"kind": "handover"})
         return Outcome(step.next, ctx.now)
 
@@ -285,6 +309,8 @@ class Webhook(Action):
                     _check_template(v, path + ("body", k), problem)
 
     def run(self, ctx, step):
+        if ctx.suppress_late(step, channel="webhook"):  # would tell of something long past
+            return Outcome(step.next, ctx.now)
         fields = ctx.fields()
         body = {k: render(v, fields) if isinstance(v, str) else v
                 for k, v in (step.spec.get("body") or {}).items()}

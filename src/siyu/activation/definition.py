@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from siyu.errors import UsageError
 from siyu.i18n import tr
+from siyu.yamlfile import Problem
+from siyu.yamlfile import compose as _compose
+from siyu.yamlfile import dotted as _dotted
 
 __all__ = ["Journey", "Step", "JourneyInvalid", "Problem", "validate_text", "parse_definition",
            "load_definition", "from_dict", "triggers_of", "NAME_RE"]
@@ -27,17 +28,6 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TOP_KEYS = {"name", "title", "description", "trigger", "triggers", "steps", "re_entry",
             "exit_when", "goal"}
 RE_ENTRY = ("never", "after_exit", "after_days")
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int | None
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = tr("第 {n} 行", "line {n}", n=self.line) if self.line else tr("文件", "file")
-        return f"{where}: {self.path}: {self.reason}" if self.path else f"{where}: {self.reason}"
 
 
 class JourneyInvalid(UsageError):
@@ -98,60 +88,6 @@ class Journey:
     def checksum(self) -> str:
         return hashlib.sha256(json.dumps(self.doc, sort_keys=True, ensure_ascii=False)
                               .encode()).hexdigest()[:16]
-
-
-# -- YAML with line numbers ----------------------------------------------------------------
-
-def _compose(text: str) -> tuple[Any, dict[tuple, int], list[Problem]]:
-    """The YAML document as Python values and the line of every path in it."""
-    lines: dict[tuple, int] = {}
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(e, "problem", None) or str(e).splitlines()[0]
-        return None, lines, [Problem(line, "", f"not valid YAML: {reason}")]
-    if node is None:
-        return None, lines, [Problem(None, "", "the file is empty")]
-    constructor = yaml.SafeLoader("")  # constructs scalars with YAML's own typing rules
-
-    def walk(n, path: tuple):
-        lines[path] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
-            out = {}
-            for k, v in n.value:
-                key = constructor.construct_object(k, deep=True)
-                if isinstance(key, (dict, list)):
-                    key = str(key)
-                if key in out:
-                    lines[path + (key,)] = k.start_mark.line + 1
-                    raise _Dup(path + (key,), k.start_mark.line + 1)
-                out[key] = walk(v, path + (key,))
-                lines[path + (key,)] = k.start_mark.line + 1
-            return out
-        if isinstance(n, yaml.SequenceNode):
-            return [walk(v, path + (i,)) for i, v in enumerate(n.value)]
-        return constructor.construct_object(n, deep=True)
-
-    try:
-        return walk(node, ()), lines, []
-    except _Dup as d:
-        return None, lines, [Problem(d.line, _dotted(d.path), "key given twice")]
-    except yaml.YAMLError as e:
-        return None, lines, [Problem(None, "", f"not valid YAML: {e}")]
-
-
-class _Dup(Exception):
-    def __init__(self, path, line):
-        self.path, self.line = path, line
-
-
-def _dotted(path: tuple) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
 
 
 _ZH: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(a), b) for a, b in (

@@ -16,7 +16,10 @@
 * :func:`run_pass` = triggers, then claim/process until nothing is due.
 
 Logical time: a step runs "at" its enrolment's ``next_step_at`` (not at the wall clock), so a
-simulated clock (``siyu run --until``) and a late worker give the same answers.
+simulated clock (``siyu run --until``) and a late worker give the same answers — except for
+lateness (:attr:`Env.current`, setting ``journey_late_limit``): a send or webhook reached more
+than the limit after its time is suppressed as ``too_late``, and what a late step does counts
+on the day it is actually done (caps, consent, quiet hours, the invitation limit).
 """
 
 from __future__ import annotations
@@ -44,10 +47,19 @@ from siyu.ops.tables import (
 
 __all__ = ["Env", "enrol_many", "claim", "process", "claim_and_process", "run_pass",
            "scan_triggers",
-           "enrolment_id", "default_worker_id"]
+           "enrolment_id", "default_worker_id", "late_limit"]
 
 E = journey_enrolments
 MAX_STEPS_AT_ONCE = 100
+
+
+def late_limit(settings) -> timedelta | None:
+    """The setting ``journey_late_limit`` as a duration; None when off (``0`` / ``off``)."""
+    from siyu.activation.clock import parse_duration
+
+    v = str(settings.journey_late_limit).strip().lower()
+    d = None if v in ("0", "off") else parse_duration(v)
+    return d if d else None
 
 
 def default_worker_id() -> str:
@@ -83,6 +95,28 @@ class Env:
         self.loads_upto: str | None = None  # where an event trigger's read ended
         self.loads_hold: str | None = None  # below the first import OneID has yet to map
         self._oneid_mark: str | None = None
+        self.current: datetime | None = None  # the engine's "now" for lateness (run_pass)
+        self.late_limit = late_limit(self.settings)
+
+    def stale_before(self) -> datetime | None:
+        """Instants before this are too late to act on (None: nothing is): the engine's
+        current time minus ``journey_late_limit``."""
+        if self.current is None or self.late_limit is None:
+            return None
+        return self.current - self.late_limit
+
+    def keep_day(self, start: datetime, ahead: int = 0) -> bool:
+        """Whether a daily trigger reads the brand-local day beginning at ``start`` — a day
+        missed while the engine was not running is caught up only while the date it is about
+        (``ahead`` days later: the birthday, the expiry day, the due day) began at most
+        ``journey_late_limit`` before now."""
+        cut = self.stale_before()
+        if cut is None:
+            return True
+        from siyu.activation.clock import local_day
+
+        d = local_day(start, self.zone) + timedelta(days=ahead)
+        return datetime.combine(d, datetime.min.time(), tzinfo=self.zone) >= cut
 
     def oneid_mark(self) -> str:
         """A load id below which every import has been through OneID: the start of the
@@ -228,14 +262,16 @@ class Env:
         return r is not None and r[0] is None
 
     def guard(self, ctx, channel: str, purpose: str) -> str | None:
+        """Consent and caps at the instant the send is actually queued (:meth:`Ctx.done_at`):
+        a send made late counts on the real day, not its scheduled one."""
         from siyu.activation.consent import decide
 
-        cid = ctx.consumer_id
+        cid, at = ctx.consumer_id, ctx.done_at()
         if not decide(self.wh_consents.get(cid, []), self.ops_consents.of(cid), purpose,
-                      channel, ctx.now, self.settings.consent_model):
+                      channel, at, self.settings.consent_model):
             return "consent"
         if purpose == "marketing":
-            return self.caps.take(cid, channel, ctx.now)
+            return self.caps.take(cid, channel, at)
         return None
 
     def _load_people(self) -> None:
@@ -340,13 +376,14 @@ class Env:
             "purpose": purpose, "payload": payload,
             "source": f"journey:{ctx.journey.name}/{step.id}"[:64],
             "enrolment_id": ctx.enrolment_id, "status": "pending", "attempts": 0,
-            "next_attempt_at": ctx.now, "created_at": now_utc()})
+            "next_attempt_at": ctx.done_at(), "created_at": now_utc()})
 
-    def coupon(self, ctx, step, *, template_id, face_value, threshold, expires_at) -> None:
+    def coupon(self, ctx, step, *, template_id, face_value, threshold, expires_at,
+               issued_at=None) -> None:
         self.coupon_rows.append({
             "idempotency_key": ctx.key(step), "consumer_id": ctx.consumer_id,
             "template_id": template_id, "face_value": face_value, "threshold": threshold,
-            "issued_at": ctx.now, "expires_at": expires_at,
+            "issued_at": issued_at or ctx.now, "expires_at": expires_at,
             "source": f"journey:{ctx.journey.name}/{step.id}"[:64],
             "enrolment_id": ctx.enrolment_id})
 
@@ -356,7 +393,8 @@ class Env:
         return create_task(self.conn, consumer_id=ctx.consumer_id, kind=kind, title=title,
                            script=script, due_at=due_at,
                            source=f"journey:{ctx.journey.name}/{step.id}"[:128],
-                           idempotency_key=ctx.key(step), settings=self.settings, now=ctx.now)
+                           idempotency_key=ctx.key(step), settings=self.settings,
+                           now=ctx.done_at())
 
     def tag_group(self, tag: str, group: str | None) -> str:
         """The group of a manual tag; an error for a tag computed by another kind."""
@@ -424,6 +462,27 @@ class Ctx:
                                   "journey": self.journey.name, "version": self.version,
                                   "step": step_id, "kind": kind, "reason": reason,
                                   "at": self.now, "detail": detail})
+
+    def done_at(self) -> datetime:
+        """When the step's action is actually done: its logical time, or the engine's current
+        time when the engine reached it later (a worker that was down)."""
+        cur = self.env.current
+        return self.now if cur is None or cur <= self.now else cur
+
+    def too_late(self, at: datetime | None = None, due: datetime | None = None) -> bool:
+        """Whether acting at ``at`` (default: the engine's current time) is more than
+        ``journey_late_limit`` after ``due`` (default: this step's time)."""
+        lim, at = self.env.late_limit, at or self.env.current
+        return lim is not None and at is not None and at - (due or self.now) > lim
+
+    def suppress_late(self, step, **detail) -> bool:
+        """Record a ``too_late`` suppression of ``step`` when :meth:`too_late` (``due`` in
+        ``detail`` replaces the step's time); whether it did."""
+        due = detail.pop("due", None)
+        if not self.too_late(due=due):
+            return False
+        self.log("suppressed", step.id, reason="too_late", detail=detail)
+        return True
 
     def fields(self) -> dict[str, Any]:
         return {**self.env.fields_of(self.consumer_id), "brand": self.env.settings.brand_name,
@@ -709,11 +768,17 @@ def claim_and_process(ops, env: Env, worker_id: str, now: datetime, limit: int,
 
 
 def run_pass(ws, *, now: datetime, worker_id: str | None = None, start: datetime | None = None,
-             max_batches: int | None = None, env: Env | None = None) -> dict[str, int]:
-    """One engine pass at ``now``: triggers, then every enrolment due at ``now``."""
+             max_batches: int | None = None, env: Env | None = None,
+             current: datetime | None = None) -> dict[str, int]:
+    """One engine pass at ``now``: triggers, then every enrolment due at ``now``.
+
+    ``current`` is the engine's present for lateness (``journey_late_limit``): ``siyu
+    worker`` passes its clock, ``siyu run`` the start of each tick (its simulated worker runs
+    through the tick, so a step due inside it is on time); None judges nothing late."""
     s = ws.settings
     own = env is None
     env = env or Env(ws, worker_id)
+    env.current = current
     try:
         entered = scan_triggers(ws, env, now, start)
         advanced = batches = 0

@@ -95,7 +95,9 @@ def run_until(ws, until: datetime, *, start: datetime | None = None,
         while True:
             nxt = min(at + tick, until) if at < until else until
             _assignments(ws, at, env)
-            got = run_pass(ws, now=nxt, start=at, env=env)
+            # the simulated worker runs through the tick: only what fell due before its start
+            # (a paused journey, a clock moved on) can be late
+            got = run_pass(ws, now=nxt, start=at, env=env, current=at)
             for k in ("entered", "advanced"):
                 totals[k] += got[k]
             totals["passes"] += 1
@@ -117,15 +119,19 @@ def run_until(ws, until: datetime, *, start: datetime | None = None,
 
 
 def worker(ws, *, once: bool = False, worker_id: str | None = None,
-           stop: Callable[[], bool] | None = None) -> dict[str, Any]:
-    """Run engine passes on the real clock until stopped (``once``: a single pass)."""
+           stop: Callable[[], bool] | None = None,
+           clock: Callable[[], datetime] | None = None) -> dict[str, Any]:
+    """Run engine passes on the real clock until stopped (``once``: a single pass).
+    ``clock`` replaces the real clock (tests: a worker that was down until a given instant);
+    each pass's instant is also its present for lateness (``journey_late_limit``)."""
     totals = {"entered": 0, "advanced": 0, "passes": 0}
     while True:
         env = Env(ws, worker_id)
         env.lookback = True
+        t = clock() if clock is not None else now_utc()
         try:
             _assignments(ws, None, env)
-            got = run_pass(ws, now=now_utc(), env=env)
+            got = run_pass(ws, now=t, env=env, current=t)
         except WorkspaceBusy as e:  # an import holds the warehouse: try again shortly
             log.warning("engine pass skipped: %s", e)
             got = {"entered": 0, "advanced": 0}
@@ -134,7 +140,7 @@ def worker(ws, *, once: bool = False, worker_id: str | None = None,
         totals["entered"] += got["entered"]
         totals["advanced"] += got["advanced"]
         totals["passes"] += 1
-        drain(ws, None)
+        drain(ws, None if clock is None else t)
         log.info("engine pass: %s", got)
         if once or (stop is not None and stop()):
             return totals

@@ -3,7 +3,9 @@
 ``candidates(env, spec, since, until)`` returns ``(consumer_id, at, ref)`` for entries in
 ``(since, until]``; ``ref`` names the triggering row or day, so the enrolment id derived from
 it makes every entry idempotent. Daily triggers (date, inactivity, purchase cycle, churn risk)
-look at each brand-local day whose midnight falls in the interval.
+look at each brand-local day whose midnight falls in the interval — after downtime, only the
+days whose date (the birthday, the expiry or due day; for inactivity and churn risk the day
+itself) began at most ``journey_late_limit`` before the engine's present (:meth:`Env.keep_day`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ class Trigger:
 
 def _whole(v: Any, lo: int = 0) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _days(env, since: datetime, until: datetime, ahead: int = 0) -> list[tuple[date, datetime]]:
+    """The brand-local days a daily trigger reads: those starting in ``(since, until]`` that
+    are not too late (:meth:`Env.keep_day`; ``ahead`` = days from the day to its date)."""
+    return [(d, s) for d, s in _midnights(since, until, env.zone) if env.keep_day(s, ahead)]
 
 
 def _midnights(since: datetime, until: datetime, zone) -> list[tuple[date, datetime]]:
@@ -131,7 +139,7 @@ class DateTrigger(Trigger):
             return []
         n = spec.get("days_before", 0)
         out: list[Candidate] = []
-        for d, start in _midnights(since, until, env.zone):
+        for d, start in _days(env, since, until, n):
             target = d + timedelta(days=n)
             if spec["attribute"] == "birthday":
                 rows = raw.execute(
@@ -162,7 +170,7 @@ class DateTrigger(Trigger):
         n = spec.get("days_before", 0)
         out: list[Candidate] = []
         with env.ws.ops.engine.connect() as conn:
-            for d, start in _midnights(since, until, env.zone):
+            for d, start in _days(env, since, until, n):
                 target = d + timedelta(days=n)
                 lo = datetime.combine(target, time(0), tzinfo=env.zone).astimezone(UTC)
                 hi = datetime.combine(target + timedelta(days=1), time(0),
@@ -184,7 +192,7 @@ class InactivityTrigger(Trigger):
         if raw is None or not env.has_table("identity_map"):
             return []
         out: list[Candidate] = []
-        for d, start in _midnights(since, until, env.zone):
+        for d, start in _days(env, since, until):
             rows = raw.execute(
                 "WITH rel AS (SELECT m.consumer_id, r.field, r.field_ref, "
                 "arg_max(r.action, r.occurred_at) AS last FROM relationships r JOIN identity_map "
@@ -214,7 +222,7 @@ class PurchaseCycleTrigger(Trigger):
         if raw is None or not env.has_table("purchase_cycles"):
             return []
         out: list[Candidate] = []
-        for d, start in _midnights(since, until, env.zone):
+        for d, start in _days(env, since, until, spec.get("days_before", 0)):
             target = d + timedelta(days=spec.get("days_before", 0))
             sql = ("SELECT consumer_id, category FROM purchase_cycles WHERE next_due = ?")
             params: list[Any] = [target]
@@ -238,7 +246,7 @@ class ChurnRiskTrigger(Trigger):
         src = Sources(env.ibis(), env.settings)
         out: list[Candidate] = []
         prev: set[str] | None = None
-        for d, start in _midnights(since, until, env.zone):
+        for d, start in _days(env, since, until):
             def risky(at: datetime) -> set[str]:
                 t = churn_risk(src, at)
                 return set(t.filter(t.high_risk).to_pyarrow()["consumer_id"].to_pylist())
