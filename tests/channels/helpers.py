@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -37,3 +40,23 @@ def statuses(ws) -> dict[str, int]:
 def attempts(ws) -> list:
     with ws.ops.engine.connect() as c:
         return c.execute(select(channel_attempts).order_by(channel_attempts.c.id)).all()
+
+
+@contextmanager
+def served(app):
+    """``app`` served by uvicorn on a loopback port (yields the port)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
+                                           log_level="warning", lifespan="off"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.02)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        th.join(5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 
 import httpx
@@ -207,18 +206,9 @@ def test_old_nonces_are_pruned(cws):
 
 
 def test_over_real_loopback_http_with_uvicorn(cws):
-    import uvicorn
+    from tests.channels.helpers import served
 
-    server = uvicorn.Server(uvicorn.Config(app_for(cws), host="127.0.0.1", port=0,
-                                           log_level="warning", lifespan="off"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    with served(app_for(cws)) as port:
         ts, nonce = str(int(time.time())), "777"
         enc, sig = CR.seal("echo-123", ts, nonce)
         r = httpx.get(f"http://127.0.0.1:{port}{URL}", params={
@@ -233,9 +223,6 @@ def test_over_real_loopback_http_with_uvicorn(cws):
                 break
             time.sleep(0.05)
         assert [r[0] for r in relationships(cws)] == ["wecom:wmLOOP"]
-    finally:
-        server.should_exit = True
-        th.join(5)
 
 
 def test_mounted_in_the_siyu_web_app(cws):

@@ -57,3 +57,28 @@ def test_reclaim_after_the_lease_on_postgres(tmp_path, postgres_url, webhook):
     got = drain(ws, now=t0 + timedelta(seconds=301))
     assert (got.in_doubt, got.sent) == (1, 1)
     ws.close()
+
+
+def test_a_welcome_from_the_callback_on_postgres(tmp_path, postgres_url, wecom):
+    """The callback's transaction (event + nonce + outbox row) and the urgent claim on
+    PostgreSQL; a redelivered event queues nothing more."""
+    import time
+
+    from siyu.channels.dispatcher import urgent_due
+    from siyu.channels.wecom.events import store_event
+    from tests.channels.test_welcome import RULES
+
+    ws = _pg_ws(tmp_path, postgres_url, **fake_settings(wecom=wecom))
+    (ws.home / "welcome.yaml").write_text(RULES, encoding="utf-8")
+    wecom.welcome_codes["PG1"] = False
+    ev = {"Event": "change_external_contact", "ChangeType": "add_external_contact",
+          "UserID": "guide01", "ExternalUserID": "wmPG", "State": "store_qr",
+          "WelcomeCode": "PG1", "CreateTime": str(int(time.time()))}
+    assert store_event(ws, ev, nonce=("wecom", "1", "n1"))[1]
+    assert not store_event(ws, ev, nonce=("wecom", "1", "n2"))[1]
+    assert urgent_due(ws)
+    got = drain(ws)
+    assert (got.claimed, got.sent) == (1, 1) and not urgent_due(ws)
+    assert [w["text"]["content"] for w in wecom.welcomes] == [
+        "您好，我是My Brand的小林，很高兴认识您！"]  # the brand_name default
+    ws.close()

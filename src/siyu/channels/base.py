@@ -65,6 +65,9 @@ class Retry:
     maybe_delivered: bool = False
     """The request reached the provider but no answer came back (read timeout, dropped
     connection): the next attempt is *in doubt*."""
+    before: float | None = None
+    """Retry within this many seconds whatever the backoff says (a short-lived code: the
+    WelcomeCode of a welcome message is valid for 20 s)."""
 
 
 @dataclass(frozen=True)

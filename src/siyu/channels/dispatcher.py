@@ -45,11 +45,18 @@ from siyu.channels.base import (
 )
 from siyu.ops.tables import channel_attempts, channel_receipts, channel_state, outbox
 
-__all__ = ["drain", "DrainResult", "claim", "backoff_seconds", "utc", "worker_name"]
+__all__ = ["drain", "DrainResult", "claim", "urgent_due", "backoff_seconds", "utc",
+           "worker_name"]
 
 log = logging.getLogger("siyu.channels")
 
 CLAIMABLE = ("pending", "failed", "sending")
+URGENT_SOURCE = "welcome:"
+"""Outbox rows whose ``source`` starts with this (welcome messages: their WelcomeCode lives
+20 s) are claimed before any other due row."""
+URGENT_WINDOW = timedelta(seconds=60)
+URGENT_EVERY = 0.2
+"""Seconds between two looks for welcome rows within one drain (a batch in between)."""
 
 
 def utc(t: datetime | None) -> datetime | None:
@@ -101,15 +108,34 @@ def _paused(conn, now: datetime) -> list[str]:
         select(channel_state.c.channel).where(channel_state.c.paused_until > now))]
 
 
+def _urgent(now: datetime):
+    """Welcome rows due in the last minute: a narrow range of the due index, so finding them
+    first costs little even behind a large backlog (an older one is past its 20 s anyway and
+    goes with the rest)."""
+    return and_(outbox.c.status.in_(CLAIMABLE), outbox.c.next_attempt_at <= now,
+                outbox.c.next_attempt_at >= now - URGENT_WINDOW,
+                outbox.c.source.like(f"{URGENT_SOURCE}%"))
+
+
+def urgent_due(ws, now: datetime | None = None) -> bool:
+    """Whether a welcome row waits (`siyu dispatch` asks this between idle passes)."""
+    now = utc(now) or datetime.now(UTC)
+    with ws.ops.engine.connect() as c:
+        return c.execute(select(outbox.c.id).where(_urgent(now)).limit(1)).first() is not None
+
+
 def claim(ws, now: datetime, n: int, *, worker: str | None = None,
-          channels: list[str] | None = None, ids: list[int] | None = None) -> list[Message]:
-    """Claim up to ``n`` due rows for this worker and log an attempt for each."""
+          channels: list[str] | None = None, ids: list[int] | None = None,
+          urgent: bool = False) -> list[Message]:
+    """Claim up to ``n`` due rows for this worker and log an attempt for each (``urgent``:
+    only welcome rows due in the last minute)."""
     now = utc(now)
     worker = worker or worker_name()
     lease = now + timedelta(seconds=ws.settings.dispatch_lease_seconds)
     eng = ws.ops.engine
     with eng.begin() as c:
-        due = and_(outbox.c.status.in_(CLAIMABLE), outbox.c.next_attempt_at <= now)
+        due = _urgent(now) if urgent else and_(outbox.c.status.in_(CLAIMABLE),
+                                               outbox.c.next_attempt_at <= now)
         sub = select(outbox.c.id).where(due)
         paused = _paused(c, now)
         if paused:
@@ -180,6 +206,8 @@ def _finish(ws, now: datetime, done: list[tuple[Message, Outcome]], res: DrainRe
         elif isinstance(o, Retry) and m.attempt < s.dispatch_max_attempts:
             delay = backoff_seconds(m.attempt, s.dispatch_backoff_seconds,
                                     s.dispatch_backoff_max_seconds, o.after, rng)
+            if o.before is not None:
+                delay = min(delay, max(o.before, o.after or 0.0))
             out_rows["failed"].append({**base, "err": o.error[:1000],
                                        "nxt": now + timedelta(seconds=delay)})
             att_rows.append({**base, "outcome": "unknown" if o.maybe_delivered else "retry",
@@ -328,11 +356,20 @@ def drain(ws, now: datetime | None = None, limit: int | None = None, *,
     res = DrainResult()
     adapters = _Adapters(ws, http)
     worker = worker or worker_name()
+    # welcome rows exist only where WeCom callbacks come in; looked for at most every 0.2 s
+    urgent = bool(ws.settings.wecom_callback_token.get_secret_value())
+    looked = float("-inf")
     try:
         while limit is None or res.claimed < limit:
             n = ws.settings.dispatch_batch if limit is None else min(
                 ws.settings.dispatch_batch, limit - res.claimed)
-            msgs = claim(ws, now, n, worker=worker, channels=channels, ids=ids)
+            msgs: list[Message] = []
+            if urgent and time.perf_counter() - looked >= URGENT_EVERY:
+                msgs = claim(ws, now, n, worker=worker, channels=channels, ids=ids, urgent=True)
+                looked = time.perf_counter()
+            if len(msgs) < n:
+                msgs += claim(ws, now, n - len(msgs), worker=worker, channels=channels,
+                              ids=ids)
             if not msgs:
                 break
             res.claimed += len(msgs)

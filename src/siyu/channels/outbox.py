@@ -18,10 +18,12 @@ __all__ = ["enqueue", "list_rows", "counts", "retry", "receipts", "STATUSES"]
 STATUSES = ("pending", "sending", "sent", "failed", "dead")
 
 
-def enqueue(ws, rows: list[dict[str, Any]], *, now: datetime | None = None) -> list[int]:
+def enqueue(ws, rows: list[dict[str, Any]], *, now: datetime | None = None,
+            conn=None) -> list[int]:
     """Insert messages (``idempotency_key``, ``channel``, ``payload`` required; ``recipient``,
     ``consumer_id``, ``guide_id``, ``purpose``, ``source``, ``next_attempt_at`` optional).
-    A key already in the outbox is skipped. Returns the ids of the new rows."""
+    A key already in the outbox is skipped. Returns the ids of the new rows. With ``conn``
+    the rows are written in the caller's transaction."""
     now = utc(now) or datetime.now(UTC)
     for i, r in enumerate(rows):
         for k in ("idempotency_key", "channel"):
@@ -31,27 +33,33 @@ def enqueue(ws, rows: list[dict[str, Any]], *, now: datetime | None = None) -> l
         if not isinstance(r.get("payload"), dict):
             raise UsageError(tr("第 {i} 条消息的 payload 应为 JSON 对象",
                                 "message {i}: payload must be a JSON object", i=i + 1))
-    keys = [r["idempotency_key"] for r in rows]
+    if conn is not None:
+        return _insert(conn, rows, now)
     with ws.ops.engine.begin() as c:
-        have = set()
-        for i in range(0, len(keys), 500):
-            have |= {k for (k,) in c.execute(select(outbox.c.idempotency_key).where(
-                outbox.c.idempotency_key.in_(keys[i:i + 500])))}
-        new = []
-        for r in rows:
-            if r["idempotency_key"] in have:
-                continue
-            have.add(r["idempotency_key"])
-            new.append({"consumer_id": None, "recipient": None, "guide_id": None,
-                        "purpose": None, "source": "api", "enrolment_id": None, **r,
-                        "status": "pending", "attempts": 0,
-                        "next_attempt_at": utc(r.get("next_attempt_at")) or now,
-                        "created_at": now})
-        if not new:
-            return []
-        c.execute(insert(outbox), new)
-        return [i for (i,) in c.execute(select(outbox.c.id).where(
-            outbox.c.idempotency_key.in_([r["idempotency_key"] for r in new])))]
+        return _insert(c, rows, now)
+
+
+def _insert(c, rows: list[dict[str, Any]], now: datetime) -> list[int]:
+    keys = [r["idempotency_key"] for r in rows]
+    have = set()
+    for i in range(0, len(keys), 500):
+        have |= {k for (k,) in c.execute(select(outbox.c.idempotency_key).where(
+            outbox.c.idempotency_key.in_(keys[i:i + 500])))}
+    new = []
+    for r in rows:
+        if r["idempotency_key"] in have:
+            continue
+        have.add(r["idempotency_key"])
+        new.append({"consumer_id": None, "recipient": None, "guide_id": None,
+                    "purpose": None, "source": "api", "enrolment_id": None, **r,
+                    "status": "pending", "attempts": 0,
+                    "next_attempt_at": utc(r.get("next_attempt_at")) or now,
+                    "created_at": now})
+    if not new:
+        return []
+    c.execute(insert(outbox), new)
+    return [i for (i,) in c.execute(select(outbox.c.id).where(
+        outbox.c.idempotency_key.in_([r["idempotency_key"] for r in new])))]
 
 
 def list_rows(ws, status: str | None = None, channel: str | None = None,

@@ -115,6 +115,105 @@ def flush_cmd(
                      c=oneid.consumers, n=oneid.new_consumers))
 
 
+welcome_app = typer.Typer(help="Welcome messages 欢迎语 sent from WeCom add-contact "
+                          "callbacks: check the rules file.", no_args_is_help=True)
+channels_app.add_typer(welcome_app, name="welcome")
+
+
+def _welcome_file(file: Path | None, home: Path | None) -> Path:
+    if file is not None:
+        return file
+    from siyu.channels.wecom.welcome import rules_path
+    from siyu.workspace import Workspace
+
+    return rules_path(Workspace.open(home))
+
+
+@welcome_app.command("validate")
+def welcome_validate(
+    file: Annotated[Path | None, typer.Argument(metavar="[FILE]", help="A welcome rules file "
+                    "[default: the workspace's, setting wecom_welcome_file].",
+                    show_default=False)] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check welcome rules: every problem with its line and reason (exit code 2 if any)."""
+    from siyu.channels.wecom.welcome import validate_text
+    from siyu.errors import UsageError
+
+    path = _welcome_file(file, home)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(tr("找不到文件 {p}", "no such file: {p}", p=path)) from None
+    except UnicodeDecodeError:
+        raise UsageError(tr("{p} 不是 UTF-8 文本", "{p} is not UTF-8 text", p=path)) from None
+    rules, problems = validate_text(text)
+    if as_json:
+        emit_json({"file": str(path), "valid": not problems,
+                   "rules": len(rules.rules) if rules else 0,
+                   "default": bool(rules and rules.default),
+                   "problems": [{"line": p.line, "path": p.path, "reason": p.reason}
+                                for p in problems]})
+    elif not problems:
+        out.print(tr("{f}：有效（规则 {n} 条，{d}）", "{f}: valid ({n} rules, {d})", f=path,
+                     n=len(rules.rules), d=tr("有默认欢迎语", "with a default")
+                     if rules.default else tr("无默认欢迎语", "no default")), markup=False)
+    else:
+        for p in problems:
+            out.print(f"{path}:{p.line or '-'}: {p.path + ': ' if p.path else ''}{p.reason}",
+                      markup=False)
+    if problems:
+        raise typer.Exit(2)
+
+
+@welcome_app.command("match")
+def welcome_match(
+    state: Annotated[str, typer.Option("--state", help="The callback's State (渠道活码).")] = "",
+    guide: Annotated[str, typer.Option("--guide", help="The guide's WeCom UserID.")] = "",
+    file: Annotated[Path | None, typer.Option("--file", help="A welcome rules file [default: "
+                    "the workspace's].", show_default=False)] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which rule an add-contact callback with STATE and GUIDE gets, and the welcome it
+    sends (exit code 1 when none)."""
+    from siyu.channels.wecom.welcome import parse_rules
+    from siyu.config import Settings
+    from siyu.errors import SiyuError
+    from siyu.workspace import Workspace
+
+    try:
+        brand = Workspace.open(home).settings.brand_name
+    except SiyuError:  # a file checked outside a workspace: the default brand name
+        if file is None:
+            raise
+        brand = Settings().brand_name
+    path = file or _welcome_file(None, home)
+    try:
+        rules = parse_rules(path.read_text(encoding="utf-8"), str(path))
+    except FileNotFoundError:
+        from siyu.errors import UsageError
+
+        raise UsageError(tr("找不到文件 {p}", "no such file: {p}", p=path)) from None
+    rule = rules.match(state, guide)
+    got = None if rule is None else rules.render(rule, guide, brand)
+    if as_json:
+        emit_json({"rule": rule.name if rule else None, "payload": got})
+    elif got is None:
+        out.print(tr("无匹配规则且无默认欢迎语：不发送", "no rule matches and no default: "
+                     "nothing is sent"))
+    else:
+        out.print(tr("规则：{r}", "rule: {r}", r=rule.name), markup=False)
+        if got.get("text"):
+            out.print(got["text"], markup=False)
+        for a in got.get("attachments", []):
+            out.print(f"[{a['msgtype']}] " + ", ".join(f"{k}={v}" for k, v in
+                                                       a[a["msgtype"]].items()), markup=False)
+    if got is None:
+        raise typer.Exit(1)
+
+
 def _local(t, zone) -> str:
     """A stored instant (UTC; naive from SQLite) in the brand's zone."""
     from datetime import UTC
@@ -215,6 +314,19 @@ def outbox_drain(limit: Annotated[int | None, typer.Option("--limit", min=1,
     emit_json(got.as_json()) if as_json else _print(got)
 
 
+def _idle(ws, interval: float) -> None:
+    """Wait up to ``interval`` seconds, waking every ``dispatch_wake_seconds`` to look for a
+    welcome row (its WelcomeCode lives 20 s): one indexed query each time."""
+    from siyu.channels.dispatcher import urgent_due
+
+    step = min(ws.settings.dispatch_wake_seconds, interval)
+    end = time.monotonic() + interval
+    while time.monotonic() < end:
+        time.sleep(min(step, max(end - time.monotonic(), 0.0)))
+        if urgent_due(ws):
+            return
+
+
 @app.command("dispatch")
 def dispatch_cmd(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
@@ -245,7 +357,7 @@ def dispatch_cmd(
                 poll_receipts(ws)  # delivery receipts: WeCom send results, SMS status reports
                 polled = time.monotonic()
             if not got.claimed:
-                time.sleep(interval)
+                _idle(ws, interval)
     finally:
         ws.close()
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -38,6 +39,7 @@ from siyu.channels.base import (
     Outcome,
     PermanentError,
     Sent,
+    TransientError,
     outcome_of,
     register,
 )
@@ -47,6 +49,7 @@ from siyu.ops.tables import channel_inbound
 __all__ = ["WeComChannel", "WeComGroupChannel", "WeComMomentsChannel"]
 
 WELCOME_SECONDS = 20
+WELCOME_RETRY_SECONDS = 1.0
 
 
 def _content(payload: dict) -> dict:
@@ -181,11 +184,14 @@ class WeComChannel(_MassSend):
         return self._send_group([msg])[0]
 
     def _welcome(self, msg: Message) -> Outcome:
+        q = select(channel_inbound.c.fields, channel_inbound.c.welcome_code,
+                   channel_inbound.c.received_at).where(
+            channel_inbound.c.welcome_code.is_not(None))
+        inbound = msg.payload.get("inbound_id")  # rows queued by the callback name their event
+        q = q.where(channel_inbound.c.id == int(inbound)) if isinstance(inbound, int) else \
+            q.order_by(channel_inbound.c.id.desc()).limit(200)
         with self.ws.ops.engine.connect() as c:
-            rows = c.execute(select(channel_inbound.c.fields, channel_inbound.c.welcome_code,
-                                    channel_inbound.c.received_at)
-                             .where(channel_inbound.c.welcome_code.is_not(None))
-                             .order_by(channel_inbound.c.id.desc()).limit(200)).all()
+            rows = c.execute(q).all()
         row = next((r for r in rows if r.fields.get("ExternalUserID") == msg.recipient
                     and (not msg.guide_id or r.fields.get("UserID") == msg.guide_id)), None)
         if row is None:
@@ -193,8 +199,11 @@ class WeComChannel(_MassSend):
         got = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
         if (datetime.now(UTC) - got).total_seconds() > WELCOME_SECONDS:
             raise PermanentError("wecom welcome: the WelcomeCode is older than 20 s")
-        client_for(self).call("send_welcome_msg", {"welcome_code": row.welcome_code,
-                                                   **_content(msg.payload)})
+        try:
+            client_for(self).call("send_welcome_msg", {"welcome_code": row.welcome_code,
+                                                       **_content(msg.payload)})
+        except TransientError as e:  # retried at once: the code lives 20 s, not a backoff
+            return replace(outcome_of(e), before=WELCOME_RETRY_SECONDS)
         return Sent(None)
 
     def _mark_tag(self, msg: Message) -> Outcome:

@@ -9,10 +9,10 @@ the journey triggers see them like any imported relationship.
 
 | callback (Event / ChangeType) | canonical rows |
 |---|---|
-| change_external_contact / add_external_contact | relationships: `wecom:<ExternalUserID>`, field `guide`, `start`, field_ref = UserID (the guide), source = State or `wecom` (the WelcomeCode is kept for the welcome send) |
+| change_external_contact / add_external_contact | relationships: `wecom:<ExternalUserID>`, field `guide`, `start`, field_ref = UserID (the guide), source = State or `wecom`; with a WelcomeCode, the welcome row of the matching rule is queued in the same transaction (:mod:`.welcome`) |
 | … / del_external_contact (the guide deleted the customer) | relationships `end`, source `guide_deleted` |
 | … / del_follow_user (the customer deleted the guide) | relationships `end`, source `customer_deleted` |
-| … / edit_external_contact, add_half_external_contact, transfer_fail | none (kept as `ignored`: no relationship starts or ends) |
+| … / edit_external_contact, add_half_external_contact, transfer_fail | none (kept as `ignored`: no relationship starts or ends; a half add with a WelcomeCode still queues its welcome) |
 | change_external_chat / create | touchpoints: field_ref = ChatId, field `group_chat` |
 | … / update, UpdateDetail add_member / del_member | relationships `start` / `end` in `group_chat` for each external member of MemChangeList (ids `wm…`/`wo…`; staff ids are skipped); source = JoinScene / QuitScene |
 | … / dismiss | relationships `end` for every member active in that group (warehouse + this batch) |
@@ -32,6 +32,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from siyu.channels.base import ChannelError
+from siyu.channels.wecom.welcome import ADD_CHANGES, already_welcomed, load_rules, welcome_row
 from siyu.ops.tables import callback_nonces, channel_inbound
 
 __all__ = ["parse_event", "event_key", "store_event", "flush_inbound", "FlushResult",
@@ -93,6 +94,8 @@ def store_event(ws, f: dict[str, Any], *, received_at: datetime | None = None,
     never leave the nonce spent and the event lost — WeCom's retry of it is then accepted."""
     key = event_key(f)
     fields = {k: v for k, v in f.items() if k not in ("WelcomeCode", "ToUserName")}
+    welcome = load_rules(ws) if f.get("WelcomeCode") and f.get("ChangeType") in ADD_CHANGES \
+        else None
     now = datetime.now(UTC)
     row = {"source": "wecom", "event_key": key, "event": f["Event"][:64],
            "change_type": (f.get("ChangeType") or "")[:64] or None,
@@ -112,7 +115,10 @@ def store_event(ws, f: dict[str, Any], *, received_at: datetime | None = None,
             if have is not None:  # redelivered (WeCom retries): stored once
                 return have, False
             got = c.execute(insert(channel_inbound).values(**row))
-            return got.inserted_primary_key[0], True
+            iid = got.inserted_primary_key[0]
+            if welcome is not None:
+                _queue_welcome(ws, c, f, key, iid, welcome, now)
+            return iid, True
     except IntegrityError:  # the same event stored at the same moment by another request?
         with ws.ops.engine.connect() as c:
             have = c.execute(select(channel_inbound.c.id).where(
@@ -120,6 +126,20 @@ def store_event(ws, f: dict[str, Any], *, received_at: datetime | None = None,
         if have is None:
             raise  # no: the store itself failed
         return have, False
+
+
+def _queue_welcome(ws, conn, f: dict[str, Any], key: str, inbound_id: int, rules,
+                   now: datetime) -> None:
+    """The welcome row of an add-contact event, in the transaction that stores the event."""
+    from siyu.channels.outbox import enqueue
+
+    row = welcome_row(ws, f, key, inbound_id, rules)
+    if row is None:
+        return
+    if already_welcomed(conn, f, inbound_id, now):
+        log.debug("welcome: already queued for this guide and customer today; not again")
+        return
+    enqueue(ws, [row], now=now, conn=conn)
 
 
 @dataclass
