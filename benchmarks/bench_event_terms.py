@@ -66,7 +66,7 @@ def main() -> None:
     print("| term | consumers | from | median / max ms | CPU s |")
     print("|---|---:|---|---:|---:|")
     for r in rows:
-        src = r["from"] + (" (key map)" if "key map" in r["why"] else "")
+        src = r["from"] + (" (key map)" if ("key map" in r["why"] or "键映射" in r["why"]) else "")
         print(f"| `{r['term']}` | {r['count']:,} | {src} | {r['wall_ms_median']:,} / "
               f"{r['wall_ms_max']:,} | {r['cpu_s_median']} |")
 
