@@ -41,3 +41,9 @@ def log(ws, kind: str | None = None) -> list[dict]:
         q = q.where(journey_log.c.kind == kind)
     with ws.ops.engine.connect() as c:
         return [dict(r) for r in c.execute(q).mappings()]
+
+
+def journey(name: str, trigger: str, steps: str | None = None) -> str:
+    """A journey file with one trigger and (by default) one file-channel send."""
+    steps = steps or '  - send: {channel: file, template: "{journey}"}\n'
+    return f"name: {name}\ntitle: {name}\ntrigger: {trigger}\nsteps:\n{steps}"

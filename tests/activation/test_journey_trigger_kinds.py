@@ -17,7 +17,7 @@ from siyu.activation.runner import run_until
 from siyu.activation.store import definition, deploy
 from siyu.ops.tables import guide_tasks, journey_enrolments, manual_tags
 from siyu.workspace import Workspace
-from tests.activation.journey_support import local, log, sends, shown
+from tests.activation.journey_support import journey, local, log, sends, shown
 from tests.models.builder import Brand
 
 
@@ -56,11 +56,6 @@ def brand() -> Brand:
     b.add("interactions", consumer_key="wecom:u14", field="guide", type="view",
           occurred_at="2025-03-04 18:00")
     return b
-
-
-def journey(name: str, trigger: str, steps: str | None = None) -> str:
-    steps = steps or '  - send: {channel: file, template: "{journey}"}\n'
-    return f"name: {name}\ntitle: {name}\ntrigger: {trigger}\nsteps:\n{steps}"
 
 
 JOURNEYS = {

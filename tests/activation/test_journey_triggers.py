@@ -11,7 +11,7 @@ from siyu.activation.runner import run_until
 from siyu.activation.store import deploy
 from siyu.ops.tables import coupon_grants, guide_tasks, journey_enrolments
 from siyu.workspace import Workspace
-from tests.activation.journey_support import local, log, sends, shown
+from tests.activation.journey_support import journey, local, log, sends, shown
 from tests.models.builder import Brand
 
 
@@ -51,11 +51,6 @@ def brand() -> Brand:
     b.add("coupons", consumer_key="wecom:u2", coupon_id="K2", action="redeemed",
           occurred_at="2025-02-25 10:00")
     return b
-
-
-def journey(name: str, trigger: str, steps: str | None = None) -> str:
-    steps = steps or '  - send: {channel: file, template: "{journey}"}\n'
-    return f"name: {name}\ntitle: {name}\ntrigger: {trigger}\nsteps:\n{steps}"
 
 
 JOURNEYS = {

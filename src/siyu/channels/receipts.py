@@ -69,6 +69,21 @@ def record_receipt(ws, *, status: str, outbox_id: int | None = None,
     return len(ids)
 
 
+def _awaiting(ws, channels: tuple[str, ...], since: datetime, *extra) -> list:
+    """Rows of ``channels`` sent since ``since`` with a provider id and no final receipt yet
+    (``id``, the ``extra`` columns, ``guide_id``, ``provider_message_id``)."""
+    done = select(channel_receipts.c.outbox_id).where(
+        channel_receipts.c.status.in_(("delivered", "failed")))
+    with ws.ops.engine.connect() as c:
+        return c.execute(select(outbox.c.id, *extra, outbox.c.guide_id,
+                                outbox.c.provider_message_id).where(and_(
+                                    outbox.c.channel.in_(channels),
+                                    outbox.c.status == "sent",
+                                    outbox.c.provider_message_id.is_not(None),
+                                    outbox.c.sent_at >= since,
+                                    outbox.c.id.not_in(done)))).all()
+
+
 def poll_wecom(ws, *, now: datetime | None = None, max_age_days: int = 3,
                http: httpx.Client | None = None) -> dict[str, int]:
     """Ask WeCom what became of recent mass-send messages; returns receipt counts."""
@@ -76,16 +91,8 @@ def poll_wecom(ws, *, now: datetime | None = None, max_age_days: int = 3,
     from siyu.channels.wecom.client import WeComClient
 
     now = utc(now) or datetime.now(UTC)
-    done = select(channel_receipts.c.outbox_id).where(
-        channel_receipts.c.status.in_(("delivered", "failed")))
-    with ws.ops.engine.connect() as c:
-        todo = c.execute(select(outbox.c.id, outbox.c.recipient, outbox.c.guide_id,
-                                outbox.c.provider_message_id).where(and_(
-                                    outbox.c.channel.in_(("wecom", "wecom_group")),
-                                    outbox.c.status == "sent",
-                                    outbox.c.provider_message_id.is_not(None),
-                                    outbox.c.sent_at >= now - timedelta(days=max_age_days),
-                                    outbox.c.id.not_in(done)))).all()
+    todo = _awaiting(ws, ("wecom", "wecom_group"), now - timedelta(days=max_age_days),
+                     outbox.c.recipient)
     if not todo:
         return {}
     groups: dict[tuple[str, str], list] = {}
@@ -137,15 +144,7 @@ def poll_wecom_moments(ws, *, now: datetime | None = None, max_age_days: int = 3
     from siyu.channels.wecom.client import WeComClient
 
     now = utc(now) or datetime.now(UTC)
-    done = select(channel_receipts.c.outbox_id).where(
-        channel_receipts.c.status.in_(("delivered", "failed")))
-    with ws.ops.engine.connect() as c:
-        todo = c.execute(select(outbox.c.id, outbox.c.guide_id, outbox.c.provider_message_id)
-                         .where(and_(outbox.c.channel == "wecom_moments",
-                                     outbox.c.status == "sent",
-                                     outbox.c.provider_message_id.is_not(None),
-                                     outbox.c.sent_at >= now - timedelta(days=max_age_days),
-                                     outbox.c.id.not_in(done)))).all()
+    todo = _awaiting(ws, ("wecom_moments",), now - timedelta(days=max_age_days))
     if not todo:
         return {}
     own = http is None
