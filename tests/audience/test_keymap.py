@@ -123,3 +123,33 @@ def test_without_a_usable_key_map_the_warehouse_joins(kws):
         assert count(kws, text, AS_OF)["count"] == 1
     finally:
         path.write_text(saved, encoding="utf-8")
+
+
+def test_recency_through_the_key_map_equals_the_join(kws, tmp_path):
+    """The index build matches events to ordinals through the key map; without one (two keys
+    sharing a hash) it joins the consumer ids — the recency bitmaps are the same."""
+    from siyu.audience import keymap
+    from siyu.audience.index import ORDINALS, _recency, _Writer
+    from siyu.models.sources import Sources
+
+    _, km = keymap.write_keymap(kws, tmp_path / "keys.bin", ORDINALS)
+
+    def contents(section, path):
+        got = {}
+        data = path.read_bytes()
+        from pyroaring import BitMap
+
+        for kind, by_k in section.items():
+            for k, ages in by_k.items():
+                for age, ref in ages:
+                    got[(kind, k, age)] = list(BitMap.deserialize(data[ref[1]:ref[1] + ref[2]]))
+        return got
+
+    a, b = _Writer(tmp_path / "a.bin"), _Writer(tmp_path / "b.bin")
+    with_map = _recency(kws, Sources.of(kws), AS_OF, a, km)
+    joined = _recency(kws, Sources.of(kws), AS_OF, b, None)
+    a.close()
+    b.close()
+    got, want = contents(with_map, a.path), contents(joined, b.path)
+    assert got == want and sum(len(v) for v in want.values()) > 0
+    assert {k[0] for k in want} >= {"orders", "visits", "purchase_days"}

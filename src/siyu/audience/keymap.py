@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import operator
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -39,14 +40,14 @@ from siyu.audience.ast import EventAgg
 from siyu.audience.compile import event_rows
 from siyu.models.sources import Sources
 
-__all__ = ["write_keymap", "KeyMap", "usable"]
+__all__ = ["write_keymap", "KeyMap", "KeyedSources", "usable"]
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
     ">": operator.gt, ">=": operator.ge}
 
 
-class _KeyedSources(Sources):
+class KeyedSources(Sources):
     """Sources whose event tables carry their own key as ``consumer_id`` (no OneID join):
     :func:`~siyu.audience.compile.event_rows` over them yields the same rows per key."""
 
@@ -55,23 +56,24 @@ class _KeyedSources(Sources):
         return t.mutate(consumer_id=t[key])
 
 
-def write_keymap(ws, path, ordinals: str) -> dict[str, Any] | None:
+def write_keymap(ws, path, ordinals: str) -> tuple[dict[str, Any] | None, KeyMap | None]:
     """Write the key map of ``identity_map`` to ``path``; returns its manifest section
-    ``{"file", "keys", "duckdb"}``, or None when two keys share a hash (then there is no key
-    map and event windows are joined in the warehouse)."""
+    ``{"file", "keys", "duckdb"}`` and the map, or ``(None, None)`` when two keys share a hash
+    (then there is no key map and event windows are joined in the warehouse)."""
     got = ws.warehouse.raw.execute(
         f"SELECT hash(m.key) AS h, o.ordinal AS o FROM identity_map m "
         f"JOIN {ordinals} o USING (consumer_id) ORDER BY h").fetchnumpy()
     h = np.ascontiguousarray(got["h"], dtype=np.uint64)
     o = np.ascontiguousarray(got["o"], dtype=np.uint32)
     if len(h) > 1 and bool(np.any(h[1:] == h[:-1])):
-        return None
+        return None, None
     tmp = path.with_suffix(".part")
     with open(tmp, "wb") as f:
         f.write(h.tobytes())
         f.write(o.tobytes())
     tmp.replace(path)
-    return {"file": path.name, "keys": int(len(h)), "duckdb": duckdb.__version__}
+    return ({"file": path.name, "keys": int(len(h)), "duckdb": duckdb.__version__},
+            KeyMap.of(h, o))
 
 
 def usable(section: dict[str, Any] | None) -> bool:
@@ -85,6 +87,25 @@ class KeyMap:
     def __init__(self, buf, keys: int):
         self.hashes = np.frombuffer(buf, dtype=np.uint64, count=keys)
         self.ordinals = np.frombuffer(buf, dtype=np.uint32, count=keys, offset=keys * 8)
+
+    @classmethod
+    def of(cls, hashes: np.ndarray, ordinals: np.ndarray) -> KeyMap:
+        km = cls.__new__(cls)
+        km.hashes, km.ordinals = hashes, ordinals
+        return km
+
+    @contextmanager
+    def in_duckdb(self, raw) -> Iterator[str]:
+        """The map as a DuckDB view ``(h UBIGINT, ordinal UINTEGER)`` of the arrays (no
+        copy) while the block runs; yields its name."""
+        import pyarrow as pa
+
+        name = f"_keymap_{secrets.token_hex(4)}"
+        raw.register(name, pa.table({"h": self.hashes, "ordinal": self.ordinals}))
+        try:
+            yield name
+        finally:
+            raw.unregister(name)
 
     def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(ordinals, found)`` of ``hashes`` (sorted ones are looked up fastest);
@@ -100,7 +121,7 @@ class KeyMap:
         """The consumers who have events of ``n`` in its window and whose count or sum meets
         ``n``'s comparison (consumers without any such event are not in it: the caller
         takes the complement for comparisons that hold at zero)."""
-        src = _KeyedSources(ws.warehouse.ibis, ws.settings)
+        src = KeyedSources(ws.warehouse.ibis, ws.settings)
         rows, at = event_rows(src, n, instant)
         lines = "line_value" in rows.columns
         sql = ws.warehouse.ibis.compile(rows)
