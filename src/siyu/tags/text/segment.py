@@ -6,9 +6,13 @@ import logging
 import os
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
-import jieba
+with warnings.catch_warnings():  # jieba imports the deprecated pkg_resources: not the user's
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated",  # concern
+                            category=UserWarning)
+    import jieba
 
 __all__ = ["Segmenter", "cache_dir"]
 
