@@ -4,13 +4,26 @@ the line of every path in it, so that each problem is reported with its line and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from siyu.errors import UsageError
 from siyu.i18n import tr
 
-__all__ = ["Problem", "compose", "dotted"]
+__all__ = ["Problem", "compose", "dotted", "read_text"]
+
+
+def read_text(path: str | Path) -> str:
+    """A user's file as UTF-8 text; a missing or undecodable file is a one-line error."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(tr("找不到文件 {p}", "no such file: {p}", p=p)) from None
+    except UnicodeDecodeError:
+        raise UsageError(tr("{p} 不是 UTF-8 文本", "{p} is not UTF-8 text", p=p)) from None
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,13 @@ class Problem:
     def __str__(self) -> str:
         where = tr("第 {n} 行", "line {n}", n=self.line) if self.line else tr("文件", "file")
         return f"{where}: {self.path}: {self.reason}" if self.path else f"{where}: {self.reason}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"line": self.line, "path": self.path, "reason": self.reason}
+
+    def at(self, file: str | Path) -> str:
+        """``file:line: path: reason``, as compilers print it."""
+        return f"{file}:{self.line or '-'}: {self.path + ': ' if self.path else ''}{self.reason}"
 
 
 class _Dup(Exception):

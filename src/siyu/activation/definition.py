@@ -17,7 +17,7 @@ from typing import Any
 
 from siyu.errors import UsageError
 from siyu.i18n import tr
-from siyu.yamlfile import Problem
+from siyu.yamlfile import Problem, read_text
 from siyu.yamlfile import compose as _compose
 from siyu.yamlfile import dotted as _dotted
 
@@ -310,11 +310,4 @@ def parse_definition(text: str, source: str = "") -> Journey:
 
 
 def load_definition(path: str | Path) -> Journey:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(tr("找不到文件 {p}", "no such file: {p}", p=p)) from None
-    except UnicodeDecodeError:
-        raise UsageError(tr("{p} 不是 UTF-8 文本", "{p} is not UTF-8 text", p=p)) from None
-    return parse_definition(text, str(p))
+    return parse_definition(read_text(path), str(path))

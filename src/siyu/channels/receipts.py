@@ -69,6 +69,14 @@ def record_receipt(ws, *, status: str, outbox_id: int | None = None,
     return len(ids)
 
 
+def _tally(receipts: list[dict]) -> dict[str, int]:
+    """How many of ``receipts`` have each status."""
+    counts: dict[str, int] = {}
+    for x in receipts:
+        counts[x["status"]] = counts.get(x["status"], 0) + 1
+    return counts
+
+
 def _awaiting(ws, channels: tuple[str, ...], since: datetime, *extra) -> list:
     """Rows of ``channels`` sent since ``since`` with a provider id and no final receipt yet
     (``id``, the ``extra`` columns, ``guide_id``, ``provider_message_id``)."""
@@ -100,10 +108,9 @@ def poll_wecom(ws, *, now: datetime | None = None, max_age_days: int = 3,
         groups.setdefault((r.provider_message_id, r.guide_id or ""), []).append(r)
     own = http is None
     http = http or httpx.Client(timeout=ws.settings.channel_timeout_seconds)
-    counts: dict[str, int] = {}
+    new: list[dict] = []
     try:
         client = WeComClient(ws, http)
-        new = []
         for (msgid, guide), rs in groups.items():
             try:
                 result = {(x.get("external_userid") or x.get("chat_id")): x
@@ -121,15 +128,13 @@ def poll_wecom(ws, *, now: datetime | None = None, max_age_days: int = 3,
                 elif st in (2, 3):
                     new.append({"outbox_id": r.id, "status": "failed", "at": now,
                                 "provider_message_id": msgid, "detail": {"wecom_status": st}})
-        for x in new:
-            counts[x["status"]] = counts.get(x["status"], 0) + 1
         if new:
             with ws.ops.engine.begin() as c:
                 _insert_receipts(c, new)
     finally:
         if own:
             http.close()
-    return counts
+    return _tally(new)
 
 
 def poll_wecom_moments(ws, *, now: datetime | None = None, max_age_days: int = 3,
@@ -184,10 +189,7 @@ def poll_wecom_moments(ws, *, now: datetime | None = None, max_age_days: int = 3
     finally:
         if own:
             http.close()
-    counts: dict[str, int] = {}
-    for x in new:
-        counts[x["status"]] = counts.get(x["status"], 0) + 1
-    return counts
+    return _tally(new)
 
 
 def record_provider_receipts(ws, channel: str, reports: list[dict]) -> dict[str, int]:

@@ -139,30 +139,22 @@ def welcome_validate(
 ) -> None:
     """Check welcome rules: every problem with its line and reason (exit code 2 if any)."""
     from siyu.channels.wecom.welcome import validate_text
-    from siyu.errors import UsageError
+    from siyu.yamlfile import read_text
 
     path = _welcome_file(file, home)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(tr("找不到文件 {p}", "no such file: {p}", p=path)) from None
-    except UnicodeDecodeError:
-        raise UsageError(tr("{p} 不是 UTF-8 文本", "{p} is not UTF-8 text", p=path)) from None
-    rules, problems = validate_text(text)
+    rules, problems = validate_text(read_text(path))
     if as_json:
         emit_json({"file": str(path), "valid": not problems,
                    "rules": len(rules.rules) if rules else 0,
                    "default": bool(rules and rules.default),
-                   "problems": [{"line": p.line, "path": p.path, "reason": p.reason}
-                                for p in problems]})
+                   "problems": [p.as_json() for p in problems]})
     elif not problems:
         out.print(tr("{f}：有效（规则 {n} 条，{d}）", "{f}: valid ({n} rules, {d})", f=path,
                      n=len(rules.rules), d=tr("有默认欢迎语", "with a default")
                      if rules.default else tr("无默认欢迎语", "no default")), markup=False)
     else:
         for p in problems:
-            out.print(f"{path}:{p.line or '-'}: {p.path + ': ' if p.path else ''}{p.reason}",
-                      markup=False)
+            out.print(p.at(path), markup=False)
     if problems:
         raise typer.Exit(2)
 

@@ -13,6 +13,7 @@ from rich.table import Table as RichTable
 from siyu.cli.app import HomeOpt, JsonOpt, app, emit_json, out
 from siyu.errors import UsageError
 from siyu.i18n import tr
+from siyu.yamlfile import read_text
 
 journey_app = typer.Typer(help="Journeys 自动化旅程 (SOP): validate, deploy, pause, resume, "
                                "stats. Format: docs/journeys.md.", no_args_is_help=True)
@@ -34,31 +35,20 @@ def _ops_workspace(home):
     return ws
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(tr("找不到文件 {p}", "no such file: {p}", p=path)) from None
-    except UnicodeDecodeError:
-        raise UsageError(tr("{p} 不是 UTF-8 文本", "{p} is not UTF-8 text", p=path)) from None
-
-
 @journey_app.command("validate")
 def validate_cmd(file: FileArg, as_json: JsonOpt = False) -> None:
     """Check a journey file: every problem with its line and reason (exit code 2 if any)."""
     from siyu.activation.definition import validate_text
 
-    problems = validate_text(_read(file))
+    problems = validate_text(read_text(file))
     if as_json:
         emit_json({"file": str(file), "valid": not problems,
-                   "problems": [{"line": p.line, "path": p.path, "reason": p.reason}
-                                for p in problems]})
+                   "problems": [p.as_json() for p in problems]})
     elif not problems:
         out.print(tr("{f}：有效", "{f}: valid", f=file), markup=False)
     else:
         for p in problems:
-            out.print(f"{file}:{p.line or '-'}: {p.path + ': ' if p.path else ''}{p.reason}",
-                      markup=False)
+            out.print(p.at(file), markup=False)
     if problems:
         raise typer.Exit(2)
 
@@ -70,7 +60,7 @@ def deploy_cmd(file: FileArg, home: HomeOpt = None, as_json: JsonOpt = False) ->
     from siyu.activation.store import deploy
     from siyu.ops.audit import cli_actor
 
-    text = _read(file)
+    text = read_text(file)
     ws = _ops_workspace(home)
     try:
         got = deploy(ws.ops, text, actor=cli_actor(), source=str(file))
