@@ -26,6 +26,9 @@ class Sources:
 
     con: ibis.BaseBackend
     settings: Settings
+    numbered: ibis.Table | None = None
+    """``(no, consumer_id)`` when ``consumer_id`` in these sources is a number (see
+    :meth:`cached`); None when it is OneID's string id."""
 
     @classmethod
     def of(cls, ws) -> Sources:
@@ -95,15 +98,35 @@ class Sources:
     """Columns no model reads: :meth:`cached` leaves them out of the kept tables (message
     text and attributes are most of the bytes of the interactions)."""
 
+    def named(self, t: ibis.Table) -> ibis.Table:
+        """``t`` with its ``consumer_id`` column as OneID's string id (a model's output that
+        lists consumers, computed on :meth:`cached` sources)."""
+        if self.numbered is None:
+            return t
+        n = self.numbered.rename(_no="no", _id="consumer_id")
+        j = t.join(n, t.consumer_id == n._no)
+        return j.mutate(consumer_id=j._id).drop("_no", "_id")
+
     @contextmanager
     def cached(self) -> Iterator[Sources]:
         """Sources whose inputs (:data:`CACHED`: the tables joined to OneID, stretches and
         islands, without the :data:`NOT_CACHED` columns) are computed once and kept in the
         engine (``Table.cache()``) until the block ends — for work that runs many models over
-        the same data."""
-        c = Sources(self.con, self.settings)
-        kept = []
+        the same data.
+
+        In them ``consumer_id`` is a 32-bit number given in the order of OneID's string ids
+        (cheaper to join, group and sort; ties broken by id come out the same). Counts and
+        sums are unchanged; an output that lists consumers goes through :meth:`named`."""
+        m = self.identity
+        ids = m.select("consumer_id").distinct()
+        ids = ids.mutate(no=ibis.row_number().over(order_by=ids.consumer_id).cast("int32"))
+        ids = ids.cache()
+        kept = [ids]
         try:
+            c = Sources(self.con, self.settings, numbered=ids)
+            idm = m.join(ids, "consumer_id").select("key", consumer_id="no").cache()
+            kept.append(idm)
+            c.__dict__["identity"] = idm
             for name in self.CACHED:
                 t = getattr(c, name)  # built from the cached inputs before it
                 t = t.drop(*[k for k in self.NOT_CACHED if k in t.columns]).cache()

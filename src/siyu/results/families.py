@@ -162,7 +162,7 @@ def _consumer_tiers(b: Batch) -> pa.Table:
         return schema.empty_table()
     p = b.pairs
     t = p.filter(p.after >= 1)
-    t = t.select("period", "consumer_id", tier=t.after.cast("int8"))
+    t = b.src.named(t.select("period", "consumer_id", tier=t.after.cast("int8")))
     return _arrow(t.order_by(["consumer_id", "period"])).cast(schema)
 
 
