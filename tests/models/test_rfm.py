@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import ibis
@@ -247,3 +247,36 @@ def test_cli_table_and_errors(brand_ws, cli, tmp_path):
     assert r.exit_code == 1 and "siyu identity resolve" in r.output
     r = cli("metrics", "rfm", "--help")
     assert "DATE+1" in r.stdout
+
+
+def test_a_window_starting_inside_a_local_day(tmp_path):
+    """New York: the 365 × 24 h window of day 2025-03-09 (ends 2025-03-10 00:00 EDT) starts at
+    2024-03-09 23:00 EST, inside a local day — the per-day shortcut cannot be used, and only
+    the 23:30 order of that day is in the window. The days of 2025-03-01…05 have whole-day
+    windows (the shortcut); both give rfm() at each end."""
+    from siyu.workspace import Workspace
+
+    ws = Workspace.init(tmp_path / "ws", brand_name="测试品牌", timezone="America/New_York")
+    try:
+        b = Brand()
+        b.order("member:edge", "2024-03-09 22:30", 40).order("member:edge", "2024-03-09 23:30",
+                                                             60)
+        b.order("member:edge", "2025-03-01 10:00", 5)
+        b.order("member:other", "2024-03-01 12:00", 7).order("member:other", "2025-03-02 09:00",
+                                                             8)
+        b.load(ws, tmp_path)
+        src = Sources.of(ws)
+        zone = ws.settings.zone
+        for first, last in (("2025-03-01", "2025-03-05"), ("2025-03-08", "2025-03-10")):
+            days = periods_between(period_of(date.fromisoformat(first), "day", zone),
+                                   period_of(date.fromisoformat(last), "day", zone), zone=zone)
+            rows = rfm_periods(src, days).to_pyarrow().to_pylist()
+            for p in days:
+                one = rfm(src, p.end_utc).to_pyarrow().to_pylist()
+                mine = [{k: v for k, v in r.items() if k != "period"} for r in rows
+                        if r["period"] == str(p)]
+                assert sorted(mine, key=repr) == sorted(one, key=repr), str(p)
+        [edge] = [r for r in rows if r["period"] == "2025-03-09" and r["frequency"] == 2]
+        assert float(edge["monetary"]) == 65.0  # 60 (23:30, in) + 5; the 22:30 order is out
+    finally:
+        ws.close()

@@ -72,11 +72,12 @@ def cohorts(src: Sources, grain: CohortGrain = "day", *, start: date | None = No
     if end is not None:
         e = e.filter(e.d < end)
 
-    ia = src.interactions
-    ia = ia.filter(ia.type.isin(VISIT_TYPES))
-    if as_of is not None:
-        ia = ia.filter(ia.occurred_at < as_of)
-    v = ia.select(vid=ia.consumer_id, vday=ia.occurred_at.date()).distinct()
+    if as_of is None:
+        v = src.visit_days.select(vid="consumer_id", vday="day")
+    else:
+        ia = src.interactions
+        ia = ia.filter(ia.type.isin(VISIT_TYPES) & (ia.occurred_at < as_of))
+        v = ia.select(vid=ia.consumer_id, vday=ia.occurred_at.date()).distinct()
     j = e.join(v, e.cid == v.vid)
     gap = j.vday.delta(j.d, unit="day")
     j = j.mutate(gap=gap)

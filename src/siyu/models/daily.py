@@ -26,14 +26,15 @@ Everything is computed for all periods at once, joined against :func:`periods_ta
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import ibis
 
 from siyu.models.periods import Period
 from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, periods_table
-from siyu.schema import ENGAGED_TYPES, VISIT_TYPES
 
-__all__ = ["daily", "private_at", "first_starts", "activity", "capital_counts", "rate", "GROUP_FIELDS",
+__all__ = ["daily", "private_at", "first_starts", "activity", "period_days", "capital_counts", "rate", "GROUP_FIELDS",
            "UNFOLLOW_FIELDS"]
 
 GROUP_FIELDS = ("group_chat",)
@@ -94,19 +95,29 @@ def capital_counts(src: Sources, p: ibis.Table) -> ibis.Table:
     return j.group_by("period").aggregate(capital=j.delta.sum().cast("int64"))
 
 
-def activity(src: Sources, p: ibis.Table) -> ibis.Table:
-    """Per period of ``p``: ``capital``, ``active`` (visit-type interaction in P) and
-    ``engaged`` (engaged interaction in P), both among Capital(P), plus the periods-table
-    columns. One row per period, counts 0 when nothing happened.
+def period_days(periods: list[Period]) -> ibis.Table:
+    """``(period, day, p_end)``: every brand-local day of each of ``periods`` (periods are whole
+    local days, §1), to join day-level rows to periods by equality instead of a range."""
+    rows = [(str(p), p.start + timedelta(days=d), p.end_utc) for p in periods
+            for d in range(p.days)]
+    return ibis.memtable({"period": [r[0] for r in rows], "day": [r[1] for r in rows],
+                          "p_end": [r[2] for r in rows]},
+                         schema={"period": "string", "day": "date", "p_end": "timestamp('UTC')"})
 
-    Capital comes from :func:`capital_counts`; a visitor of P is in Capital(P) when one of
-    their islands is active at end(P) — so many short periods (the days of a month) cost
-    about as much as one."""
-    ia = src.interactions
-    ia = ia.filter(ia.type.isin(VISIT_TYPES))
-    ia = _in_period(ia, p, "occurred_at")
-    per = ia.group_by(["period", "p_end", "consumer_id"]).aggregate(
-        engaged=ia.type.isin(ENGAGED_TYPES).any())
+
+def activity(src: Sources, periods: list[Period]) -> ibis.Table:
+    """Per period of ``periods``: ``capital``, ``active`` (visit-type interaction in P) and
+    ``engaged`` (engaged interaction in P), both among Capital(P), plus the
+    :func:`periods_table` columns. One row per period, counts 0 when nothing happened.
+
+    Capital comes from :func:`capital_counts`; the visitors of P are read from
+    :attr:`Sources.visit_days`, and one is in Capital(P) when one of their islands is active
+    at end(P) — so many short periods (the days of a month) cost about as much as one."""
+    p = periods_table(periods)
+    v = src.visit_days
+    d = period_days(periods)
+    j = v.join(d, v.day == d.day)
+    per = j.group_by(["period", "p_end", "consumer_id"]).aggregate(engaged=j.engaged.any())
     isl = src.islands
     per = per.join(isl, (per.consumer_id == isl.consumer_id) & active_at(isl, per.p_end))
     acts = per.group_by("period").aggregate(
@@ -154,7 +165,7 @@ def daily(src: Sources, periods: list[Period]) -> ibis.Table:
         group_exits=ends.field.isin(GROUP_FIELDS).sum(),
         unfollows=ends.field.isin(UNFOLLOW_FIELDS).sum())
 
-    t = activity(src, p)
+    t = activity(src, periods)
     t = _counts(t, [new, buyers, churn, exits])
     t = t.mutate(
         activity_rate=rate(t.active, t.capital),

@@ -63,7 +63,7 @@ def _mean_rate(src: Sources, parents: list[Period], children: dict[str, list[Per
                ) -> ibis.Table:
     """``(period, mean_rate)``: per parent, the mean activity rate of its child periods."""
     kids = {str(c): c for cs in children.values() for c in cs}
-    a = activity(src, periods_table(list(kids.values())))
+    a = activity(src, list(kids.values()))
     a = a.mutate(r=rate(a.active, a.capital)).select(child="period", r="r")
     m = _map([(str(p), str(c)) for p in parents for c in children[str(p)]],
              ("period", "child"))
@@ -86,7 +86,7 @@ def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None
     prev = _map([(str(p), str(p.previous())) for p in periods], ("period", "prev"))
 
     # scale and interaction rate, for P and P−1 at once
-    act = activity(src, pt)
+    act = activity(src, list(both.values()))
     first = first_starts(src)
     first = first.join(pt, (first.first_at >= pt.p_start) & (first.first_at < pt.p_end))
     new = first.group_by("period").aggregate(new_users=first.consumer_id.count())
@@ -115,9 +115,12 @@ def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None
     wau = _mean_rate(src, periods, weeks).rename(wau_rate="mean_rate")
 
     cur = act.left_join(val, "period").drop("period_right")
-    last = cur.select(prev="period", capital_previous="capital", previous_buyers="buyers")
+    # P−1 of every P is among the rows, so the row before P is P−1: a lag, not a self-join
+    # (which would compute every part twice)
+    w = ibis.window(order_by=cur.p_start)
+    cur = cur.mutate(capital_previous=cur.capital.lag().over(w),
+                     previous_buyers=cur.buyers.lag().over(w))
     t = prev.join(cur, "period")
-    t = t.left_join(last, "prev").drop("prev_right")
     cv = clv(src, periods, cap=cap) if clv_values is None else clv_values
     cv = cv.group_by("period").aggregate(clv_mean=cv.clv.cast("float64").mean())
     for part in (back, dau, wau, cv):

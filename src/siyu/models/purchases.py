@@ -25,9 +25,7 @@ __all__ = ["transaction_days", "calibration_summary", "purchase_cycles"]
 def transaction_days(src: Sources) -> ibis.Table:
     """``(consumer_id, day, amount)``: one row per consumer and brand-local day with a paid
     order, ``amount`` the day's total."""
-    o = src.paid_orders
-    o = o.mutate(day=o.paid_at.date())
-    return o.group_by(["consumer_id", "day"]).aggregate(amount=o.amount.sum())
+    return src.purchase_days.select("consumer_id", "day", "amount")
 
 
 def calibration_summary(src: Sources, calibration_end: date, *,

@@ -33,7 +33,7 @@ n < 5 some scores are unused). Among tied values the larger consumer_id gets the
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import ibis
 
@@ -127,17 +127,27 @@ def rfm_periods(src: Sources, periods: list[Period]) -> ibis.Table:
          "new_since": [e - timedelta(days=cfg.rfm_new_days) for e in ends]},
         schema={"period": "string", "s": "timestamp('UTC')", "start": "timestamp('UTC')",
                 "new_since": "timestamp('UTC')"})
-    o = src.paid_orders
-    first = o.group_by(fid=o.consumer_id).aggregate(first_paid_at=o.paid_at.min())
+    zone = cfg.zone
+    d = src.purchase_days
+    first = d.group_by(fid=d.consumer_id).aggregate(first_paid_at=d.first_at.min())
 
-    w = o.select("consumer_id", "paid_at", "amount").cross_join(pt)
-    w = w.filter((w.paid_at >= w.start) & (w.paid_at < w.s))
-    b = w.group_by(["period", "consumer_id"]).aggregate(
-        s=w.s.max(), new_since=w.new_since.max(),
-        last_paid_at=w.paid_at.max(),
-        frequency=w.paid_at.date().nunique().cast("int64"),
-        monetary=w.amount.sum(),
-    )
+    if all(_midnight(e - timedelta(days=cfg.rfm_lookback_days), zone) for e in ends):
+        # every window is whole local days: count purchase days, no distinct over orders
+        w = d.select("consumer_id", "day", "last_at", "amount").cross_join(pt)
+        w = w.filter((w.day >= w.start.date()) & (w.day < w.s.date()))
+        b = w.group_by(["period", "consumer_id"]).aggregate(
+            s=w.s.max(), new_since=w.new_since.max(), last_paid_at=w.last_at.max(),
+            frequency=w.count().cast("int64"), monetary=w.amount.sum())
+    else:  # a window starting inside a local day (a DST change): order by order
+        o = src.paid_orders
+        w = o.select("consumer_id", "paid_at", "amount").cross_join(pt)
+        w = w.filter((w.paid_at >= w.start) & (w.paid_at < w.s))
+        b = w.group_by(["period", "consumer_id"]).aggregate(
+            s=w.s.max(), new_since=w.new_since.max(),
+            last_paid_at=w.paid_at.max(),
+            frequency=w.paid_at.date().nunique().cast("int64"),
+            monetary=w.amount.sum(),
+        )
     b = b.join(first, b.consumer_id == first.fid).drop("fid")
     b = b.mutate(recency_days=b.s.date().delta(b.last_paid_at.date(), unit="day")
                  .cast("int64"))
@@ -150,6 +160,11 @@ def rfm_periods(src: Sources, periods: list[Period]) -> ibis.Table:
     return b.select("period", "consumer_id", "recency_days", "frequency", "monetary",
                     "first_paid_at", "last_paid_at", "r", "f", "m",
                     segment=_segment(cfg, b, b.new_since))
+
+
+def _midnight(at: datetime, zone) -> bool:
+    """Whether instant ``at`` is a brand-local midnight."""
+    return at.astimezone(zone).time() == time(0)
 
 
 def rfm_period_segments(table: ibis.Table) -> ibis.Table:

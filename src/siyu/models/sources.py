@@ -64,6 +64,15 @@ class Sources:
         return o.filter(o.status == "paid")
 
     @cached_property
+    def purchase_days(self) -> ibis.Table:
+        """``(consumer_id, day, first_at, last_at, amount)``: one row per consumer and
+        brand-local day with a paid order (a *purchase day*, §5/§9): its first and last
+        ``paid_at`` and the day's total."""
+        o = self.paid_orders
+        return o.group_by(["consumer_id", o.paid_at.date().name("day")]).aggregate(
+            first_at=o.paid_at.min(), last_at=o.paid_at.max(), amount=o.amount.sum())
+
+    @cached_property
     def shares(self) -> ibis.Table:
         return self.with_consumer("shares")
 
@@ -74,6 +83,18 @@ class Sources:
     @cached_property
     def interactions(self) -> ibis.Table:
         return self.with_consumer("interactions")
+
+    @cached_property
+    def visit_days(self) -> ibis.Table:
+        """``(consumer_id, day, engaged)``: one row per consumer and brand-local day with a
+        visit-type interaction (§2: every type but ``message_sent``); ``engaged`` when one of
+        that day's interactions is an engaged type."""
+        from siyu.schema import ENGAGED_TYPES, VISIT_TYPES
+
+        ia = self.interactions
+        ia = ia.filter(ia.type.isin(VISIT_TYPES))
+        return ia.group_by(["consumer_id", ia.occurred_at.date().name("day")]).aggregate(
+            engaged=ia.type.isin(ENGAGED_TYPES).any())
 
     @cached_property
     def stretches(self) -> ibis.Table:
@@ -90,8 +111,8 @@ class Sources:
 
         return islands(self.stretches)
 
-    CACHED = ("relationships", "stretches", "islands", "orders", "interactions", "shares",
-              "reviews")
+    CACHED = ("relationships", "stretches", "islands", "orders", "purchase_days",
+              "interactions", "visit_days", "shares", "reviews")
     """The inputs :meth:`cached` computes once."""
     NOT_CACHED = ("consumer_key", "event_id", "content_id", "content_type", "dwell_seconds",
                   "text", "sku", "coupon_id", "guide_id", "attrs", "_load_id", "_line")
