@@ -87,14 +87,26 @@ def new_load_id() -> str:
     return "L" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(3)
 
 
-def _id_expr(t: Table, alias: str = "") -> str:
-    """SQL for a row's identity: its id column, or a hash of the id columns / whole row."""
+def _id_parts(t: Table, alias: str) -> tuple[str, bool]:
+    """SQL for a row's identity text and whether it is one required id column as is."""
     p = f"{alias}." if alias else ""
     cols = t.id_columns or (*t.column_names, "attrs")
     if len(cols) == 1 and t.column(cols[0]).required:
-        return f"{p}{q(cols[0])}"
+        return f"{p}{q(cols[0])}", True
     parts = ", ".join(f"coalesce(CAST({p}{q(c)} AS VARCHAR), chr(0))" for c in cols)
-    return f"md5(concat_ws(chr(31), {parts}))"
+    return f"concat_ws(chr(31), {parts})", False
+
+
+def _id_expr(t: Table, alias: str = "") -> str:
+    """SQL for a row's identity: its id column, or a hash of the id columns / whole row."""
+    text, single = _id_parts(t, alias)
+    return text if single else f"md5({text})"
+
+
+def _id_bucket(t: Table, alias: str = "") -> str:
+    """SQL for a 32-bit bucket of a row's identity: rows with the same id always share it
+    (it hashes the text :func:`_id_expr` is built from, without the md5)."""
+    return f"(hash({_id_parts(t, alias)[0]}) >> 32)::UINTEGER"
 
 
 class _Rejects:
@@ -177,6 +189,7 @@ def _import_one(ws, t: Table, path: Path, fmt: str, encoding: str, delimiter: st
                          status="running", started_at=datetime.now(UTC), read=0, loaded=0,
                          duplicates=0, rejected=0))
     stage = q(f"_stage_{load_id}")
+    zone = scalar(con, "SELECT current_setting('TimeZone')")  # naive times are read in it
     rejects = _Rejects(ws.tmp_dir / f"{load_id}.rejects.csv", path)
     try:
         reader = open_reader(path, fmt, batch_rows=ws.settings.import_batch_rows,
@@ -193,7 +206,8 @@ def _import_one(ws, t: Table, path: Path, fmt: str, encoding: str, delimiter: st
                     if not sliced:
                         con.register("_in", batch)
                     try:
-                        sql = validation_sql(t, batch.schema, batch.sql if sliced else "_in")
+                        sql = validation_sql(t, batch.schema, batch.sql if sliced else "_in",
+                                             zone)
                         if not created:  # the stage holds good rows and reject details
                             con.execute(f"CREATE TEMP TABLE {stage} AS {sql} LIMIT 0")
                             created = True
@@ -237,49 +251,59 @@ def _import_one(ws, t: Table, path: Path, fmt: str, encoding: str, delimiter: st
 
 def _store(ws, t: Table, stage: str, load_id: str) -> tuple[int, int]:
     """Append the staged good rows that are new, in one transaction; returns (loaded,
-    duplicates). A duplicate repeats the id of an earlier line of the file or of a stored row.
-    The rows to drop are found first as a (usually small) set of lines, so the common case —
-    no duplicates — costs an aggregate over the 64-bit hashes of the ids (cheaper than over
-    the id strings; lines whose hash repeats are then compared by their real id, so a hash
-    collision is never taken for a duplicate) and a scan."""
+    duplicates). A duplicate repeats the id of an earlier line of the file or of a stored row;
+    duplicates are deleted from the stage, so the append and the key registry read the stage
+    with no join."""
     con = ws.warehouse.raw
     target = q(t.name)
     cols = ", ".join(q(c) for c in t.column_names)
     good = scalar(con, f"SELECT count(*) FROM {stage} WHERE _column IS NULL")
     if not good:
         return 0, 0
-    sid, tid = _id_expr(t, "s"), _id_expr(t, "t")
     stored = scalar(con, f"SELECT count(*) FROM {target}")
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _drop AS
-            SELECT _line FROM (
-                SELECT s._line, row_number() OVER (PARTITION BY {sid} ORDER BY s._line) AS rn
-                FROM {stage} s
-                WHERE s._column IS NULL AND hash({sid}) IN (
-                    SELECT hash({sid}) AS h FROM {stage} s WHERE s._column IS NULL
-                    GROUP BY h HAVING count(*) > 1)
-            ) WHERE rn > 1
-        """)
-        if stored:
-            con.execute(f"""
-                INSERT INTO _drop
-                SELECT s._line FROM {stage} s
-                WHERE s._column IS NULL AND EXISTS (SELECT 1 FROM {target} t WHERE {tid} = {sid})
-            """)
-        dropped = scalar(con, "SELECT count(DISTINCT _line) FROM _drop")
-        keep = (f"FROM {stage} s WHERE s._column IS NULL"
-                + (" AND s._line NOT IN (SELECT _line FROM _drop)" if dropped else ""))
+        dropped = _drop_duplicates(con, t, stage, target, stored)
+        keep = f"FROM {stage} s WHERE s._column IS NULL"
         con.execute(f"INSERT INTO {target} ({cols}, attrs, _load_id, _line) "
                     f"SELECT {cols}, attrs, {lit(load_id)}, _line {keep}")
         _register_keys(con, t, load_id, keep)
-        con.execute("DROP TABLE _drop")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return good - dropped, dropped
+
+
+def _drop_duplicates(con, t: Table, stage: str, target: str, stored: int) -> int:
+    """Delete from the stage the good rows whose id repeats an earlier line or a stored row;
+    returns how many.
+
+    The in-file check first finds the (usually few) lines whose 32-bit id bucket repeats, by
+    sorting the buckets — cheaper than a hash aggregate over every id — and only those lines
+    are compared by their real id, so a shared bucket is never taken for a duplicate."""
+    sid, tid, bucket = _id_expr(t, "s"), _id_expr(t, "t"), _id_bucket(t, "s")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _drop AS
+        SELECT _line FROM (
+            SELECT s._line, row_number() OVER (PARTITION BY {sid} ORDER BY s._line) AS rn
+            FROM {stage} s
+            WHERE s._column IS NULL AND {bucket} IN (
+                SELECT b FROM (SELECT {bucket} AS b FROM {stage} s WHERE s._column IS NULL)
+                QUALIFY b = lag(b) OVER (ORDER BY b))
+        ) WHERE rn > 1
+    """)
+    if stored:
+        con.execute(f"""
+            INSERT INTO _drop
+            SELECT s._line FROM {stage} s
+            WHERE s._column IS NULL AND EXISTS (SELECT 1 FROM {target} t WHERE {tid} = {sid})
+        """)
+    dropped = scalar(con, "SELECT count(DISTINCT _line) FROM _drop")
+    if dropped:
+        con.execute(f"DELETE FROM {stage} WHERE _line IN (SELECT _line FROM _drop)")
+    con.execute("DROP TABLE _drop")
+    return dropped
 
 
 def _register_keys(con, t: Table, load_id: str, rows_sql: str) -> None:
