@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import ibis
 import pyarrow as pa
 import pytest
 
@@ -16,8 +17,10 @@ from siyu.workspace import Workspace
 from tests.models.test_tiers import march_brand
 
 
-def _rows(t: pa.Table) -> list[tuple]:
+def _rows(t: pa.Table | ibis.Table) -> list[tuple]:
     """Rows, sorted, floats rounded (parallel float sums differ in the last digits)."""
+    if isinstance(t, ibis.Table):  # a family stored from the engine
+        t = t.to_pyarrow()
     out = []
     for row in t.to_pylist():
         out.append(tuple(round(v, 9) if isinstance(v, float) else

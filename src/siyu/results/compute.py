@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import ibis
 import pyarrow as pa
 
 from siyu.errors import UsageError
@@ -38,6 +39,8 @@ __all__ = ["compute_metrics", "ComputeReport", "COMPUTE_GRAINS", "stored_periods
 COMPUTE_GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter")
 
 Progress = Callable[[int, int], None]
+Frame = pa.Table | ibis.Table
+"""A family's rows: an Arrow table, or an expression computed in the engine at storing."""
 
 
 @dataclass
@@ -158,7 +161,7 @@ def _compute_batch(con, src: Sources, grain: str, periods: list[Period]):
     their rows in one transaction."""
     from siyu.models.fast import tier_pairs
 
-    frames: list[tuple[Result, pa.Table]] = []
+    frames: list[tuple[Result, Frame]] = []
     with tier_pairs(src, periods).cache() as pairs:
         batch = Batch(src, periods, pairs)
         try:
@@ -167,9 +170,10 @@ def _compute_batch(con, src: Sources, grain: str, periods: list[Period]):
                     continue
                 frames.append((r, r.build(batch)))
                 yield r
+            # while the batch's engine tables live: a frame may still be an expression
+            _replace(con, grain, [str(p) for p in periods], frames)
         finally:
             batch.release()
-    _replace(con, grain, [str(p) for p in periods], frames)
 
 
 def _compute_whole(con, src: Sources, grain: str, periods: list[Period]) -> None:
@@ -179,26 +183,36 @@ def _compute_whole(con, src: Sources, grain: str, periods: list[Period]) -> None
 
 
 def _replace(con, grain: str, periods: list[str] | None,
-             frames: list[tuple[Result, pa.Table]]) -> None:
+             frames: list[tuple[Result, Frame]]) -> None:
     """In one transaction: delete the rows of ``periods`` (all rows of ``grain`` when None)
-    and insert ``frames``."""
+    and insert ``frames``. A frame that is an Ibis expression (a family with one row per
+    consumer) is first computed into an engine table, never into Python memory."""
+    kept = {id(data): data.cache() for _, data in frames if isinstance(data, ibis.Table)}
     con.execute("BEGIN TRANSACTION")
     try:
         for r, data in frames:
-            con.register("_metrics_rows", data)
-            _ensure_table(con, r, data)
+            if isinstance(data, ibis.Table):
+                source, columns = kept[id(data)].get_name(), list(data.columns)
+            else:
+                con.register("_metrics_rows", data)
+                source, columns = "_metrics_rows", data.column_names
+            _ensure_table(con, r, source, columns)
             if periods is None:
                 con.execute(f'DELETE FROM "{r.table}" WHERE grain = ?', [grain])
             else:
                 con.execute(f'DELETE FROM "{r.table}" WHERE grain = ? AND '
                             f"list_contains(?, period)", [grain, periods])
             con.execute(f'INSERT INTO "{r.table}" BY NAME SELECT ? AS grain, * '
-                        f"FROM _metrics_rows", [grain])
-            con.unregister("_metrics_rows")
+                        f"FROM {source}", [grain])
+            if source == "_metrics_rows":
+                con.unregister("_metrics_rows")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        for t in kept.values():
+            t.release()
 
 
 def _clear_grain(con, grain: str) -> None:
@@ -214,13 +228,14 @@ def _columns(con, table: str) -> list[str]:
         "ORDER BY column_index", [table]).fetchall()]
 
 
-def _ensure_table(con, r: Result, data: pa.Table) -> None:
-    """Create ``r``'s table for ``data``; one with other columns (written by another version
-    of siyu) is rebuilt, and every grain's state is forgotten so all are recomputed."""
+def _ensure_table(con, r: Result, source: str, columns: list[str]) -> None:
+    """Create ``r``'s table like ``source`` (whose columns are ``columns``); one with other
+    columns (written by another version of siyu) is rebuilt, and every grain's state is
+    forgotten so all are recomputed."""
     from siyu.results.state import STATE
 
-    if _exists(con, r.table) and _columns(con, r.table)[1:] != data.column_names:
+    if _exists(con, r.table) and _columns(con, r.table)[1:] != columns:
         con.execute(f'DROP TABLE "{r.table}"')
         con.execute(f"DELETE FROM {STATE}")
     con.execute(f'CREATE TABLE IF NOT EXISTS "{r.table}" AS SELECT '
-                f"CAST(NULL AS VARCHAR) AS grain, * FROM _metrics_rows LIMIT 0")
+                f"CAST(NULL AS VARCHAR) AS grain, * FROM {source} LIMIT 0")

@@ -83,7 +83,10 @@ class Result:
 
     name: str
     doc: str
-    build: Callable[[Batch], pa.Table]
+    build: Callable[[Batch], pa.Table | ibis.Table]
+    """The family's rows for a batch: an Arrow table, or (for one row per consumer) an
+    expression that :mod:`siyu.results.compute` stores from the engine while the batch's
+    cached tables live."""
     whole: bool = False
     """Computed over all the data at once (not per period): entry cohorts."""
 
@@ -152,18 +155,21 @@ def _clv_by_tier(b: Batch) -> pa.Table:
                            mean=t.total.cast("float64") / t.consumers))
 
 
-def _consumer_tiers(b: Batch) -> pa.Table:
+def _consumer_tiers(b: Batch) -> pa.Table | ibis.Table:
     """The tier of every consumer with tier ≥ 1 at end(P) (§5; absent: 0), month grain only
     (the consumer 360° page reads its six-month tier history here while fresh), sorted by
-    consumer id so that one consumer's rows sit in few row groups."""
-    schema = pa.schema([("period", pa.string()), ("consumer_id", pa.string()),
-                        ("tier", pa.int8())])
+    consumer id so that one consumer's rows sit in few row groups. One row per consumer and
+    period: returned as an expression, stored from the engine without passing through
+    Python."""
     if b.periods[0].grain != "month":
-        return schema.empty_table()
+        return pa.schema([("period", pa.string()), ("consumer_id", pa.string()),
+                          ("tier", pa.int8())]).empty_table()
     p = b.pairs
     t = p.filter(p.after >= 1)
     t = b.src.named(t.select("period", "consumer_id", tier=t.after.cast("int8")))
-    return _arrow(t.order_by(["consumer_id", "period"])).cast(schema)
+    t = t.select(period=t.period.cast("string"), consumer_id=t.consumer_id.cast("string"),
+                 tier=t.tier)
+    return t.order_by(["consumer_id", "period"])
 
 
 # -- GMV (§7) ------------------------------------------------------------------------------
