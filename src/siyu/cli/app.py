@@ -80,6 +80,22 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def report_check(path: Path, problems: list, as_json: bool, valid: str, **fields: Any) -> None:
+    """Print the outcome of checking a user's file (:class:`siyu.yamlfile.Problem` list):
+    with ``as_json`` one object ``{file, valid, **fields, problems}``, else ``valid`` or every
+    problem at its line; exit code 2 when there are problems."""
+    if as_json:
+        emit_json({"file": str(path), "valid": not problems, **fields,
+                   "problems": [p.as_json() for p in problems]})
+    elif not problems:
+        out.print(valid, markup=False)
+    else:
+        for p in problems:
+            out.print(p.at(path), markup=False)
+    if problems:
+        raise typer.Exit(2)
+
+
 def fail(message: str, code: int = 1) -> None:
     err.print(f"[red]{tr('错误', 'error')}:[/red] {message}", markup=True)
     raise typer.Exit(code)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from siyu.cli.app import HomeOpt, JsonOpt, app, emit_json, out
+from siyu.cli.app import HomeOpt, JsonOpt, app, emit_json, out, report_check
 from siyu.i18n import tr
 
 channels_app = typer.Typer(help="Channels 渠道: test a channel, load WeCom callback events.",
@@ -143,20 +143,12 @@ def welcome_validate(
 
     path = _welcome_file(file, home)
     rules, problems = validate_text(read_text(path))
-    if as_json:
-        emit_json({"file": str(path), "valid": not problems,
-                   "rules": len(rules.rules) if rules else 0,
-                   "default": bool(rules and rules.default),
-                   "problems": [p.as_json() for p in problems]})
-    elif not problems:
-        out.print(tr("{f}：有效（规则 {n} 条，{d}）", "{f}: valid ({n} rules, {d})", f=path,
-                     n=len(rules.rules), d=tr("有默认欢迎语", "with a default")
-                     if rules.default else tr("无默认欢迎语", "no default")), markup=False)
-    else:
-        for p in problems:
-            out.print(p.at(path), markup=False)
-    if problems:
-        raise typer.Exit(2)
+    valid = "" if problems else tr(
+        "{f}：有效（规则 {n} 条，{d}）", "{f}: valid ({n} rules, {d})", f=path,
+        n=len(rules.rules), d=tr("有默认欢迎语", "with a default") if rules.default
+        else tr("无默认欢迎语", "no default"))
+    report_check(path, problems, as_json, valid, rules=len(rules.rules) if rules else 0,
+                 default=bool(rules and rules.default))
 
 
 @welcome_app.command("match")

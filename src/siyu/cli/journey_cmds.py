@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from siyu.cli.app import HomeOpt, JsonOpt, app, emit_json, out
+from siyu.cli.app import HomeOpt, JsonOpt, app, emit_json, out, report_check
 from siyu.errors import UsageError
 from siyu.i18n import tr
 from siyu.yamlfile import read_text
@@ -41,16 +41,7 @@ def validate_cmd(file: FileArg, as_json: JsonOpt = False) -> None:
     from siyu.activation.definition import validate_text
 
     problems = validate_text(read_text(file))
-    if as_json:
-        emit_json({"file": str(file), "valid": not problems,
-                   "problems": [p.as_json() for p in problems]})
-    elif not problems:
-        out.print(tr("{f}：有效", "{f}: valid", f=file), markup=False)
-    else:
-        for p in problems:
-            out.print(p.at(file), markup=False)
-    if problems:
-        raise typer.Exit(2)
+    report_check(file, problems, as_json, tr("{f}：有效", "{f}: valid", f=file))
 
 
 @journey_app.command("deploy")
