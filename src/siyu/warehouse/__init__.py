@@ -51,6 +51,14 @@ def create_table_sql(t: Table) -> str:
     return f'CREATE TABLE IF NOT EXISTS "{t.name}" (\n  ' + ",\n  ".join(cols) + "\n)"
 
 
+STORAGE_VERSION = "v1.4.0"
+"""The storage format of a new warehouse file: the oldest DuckDB the package accepts
+(``duckdb>=1.4``). A file keeps the format it was created with. Formats from v1.3 on compress
+strings with dictionary + FSST in one pass: at 10 M consumers the import writes its rows about
+15 % faster than in the default (v1.0.0) format, and the file is a little smaller
+(docs/benchmarks.md)."""
+
+
 class Warehouse:
     """A connection to the warehouse file with the canonical tables."""
 
@@ -59,7 +67,8 @@ class Warehouse:
         self.path = Path(path)
         self.settings = settings
         try:
-            self.raw = duckdb.connect(str(self.path), read_only=read_only)
+            self.raw = duckdb.connect(str(self.path), read_only=read_only,
+                                      config={"storage_compatibility_version": STORAGE_VERSION})
             """The DuckDB connection (bulk loading and maintenance only; models use ``ibis``)."""
         except duckdb.IOException as e:  # carries the lock holder
             msg = str(e)
