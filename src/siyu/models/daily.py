@@ -34,8 +34,8 @@ from siyu.models.periods import Period
 from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, periods_table
 
-__all__ = ["daily", "private_at", "first_starts", "activity", "period_days", "capital_counts", "rate", "GROUP_FIELDS",
-           "UNFOLLOW_FIELDS"]
+__all__ = ["daily", "private_at", "first_starts", "activity", "period_days", "capital_counts",
+           "rate", "GROUP_FIELDS", "UNFOLLOW_FIELDS"]
 
 GROUP_FIELDS = ("group_chat",)
 UNFOLLOW_FIELDS = ("official_account", "shop", "subscription", "video_channel")
