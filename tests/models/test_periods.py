@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from siyu.errors import UsageError
-from siyu.models.periods import GRAINS, parse_period, period_of, periods_between
+from siyu.models.periods import (
+    GRAINS,
+    parse_period,
+    period_key,
+    period_of,
+    periods_between,
+    to_date,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
@@ -75,3 +82,27 @@ def test_every_day_lies_in_exactly_one_period_and_names_round_trip(d, grain):
     assert p.start <= d < p.end
     assert p.previous().end == p.start and p.next().start == p.end
     assert parse_period(str(p), grain, zone=SH) == p
+
+
+_ANY_PERIOD = st.builds(lambda d, grain, whole: period_of(d, grain, SH) if whole
+                        else to_date(d, grain, SH),
+                        st.dates(date(2000, 1, 1), date(2100, 12, 31)),
+                        st.sampled_from(GRAINS), st.booleans())
+
+
+@given(a=_ANY_PERIOD, b=_ANY_PERIOD)
+def test_period_keys_are_equal_exactly_when_names_and_grains_are(a, b):
+    """The number that names a period inside cached sources never merges two periods (of any
+    grains, whole or to-date) and never splits one."""
+    same = (str(a), a.grain) == (str(b), b.grain)
+    assert (period_key(a) == period_key(b)) == same
+    assert 0 < period_key(a) < 2**63
+
+
+def test_period_keys_of_neighbours_differ_across_grains():
+    day = parse_period("2025-03-01", zone=SH)
+    month = parse_period("2025-03", zone=SH)
+    first_of_month = to_date(date(2025, 3, 1), "month", SH)
+    keys = {period_key(p) for p in (day, month, first_of_month, month.previous(),
+                                    parse_period("2025-Q1", zone=SH), parse_period("2025", zone=SH))}
+    assert len(keys) == 6

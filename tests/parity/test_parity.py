@@ -143,7 +143,8 @@ def test_instants_come_back_as_utc_instants(on_engines):
     """Period bounds (a memtable of ``timestamp('UTC')``) across a DST change, and a stored
     ``paid_at``, come back as the same aware UTC instants from both engines, typed alike."""
     b = on_engines("late-new-york")
-    p = periods_table(periods(b.sources("duckdb"), "2025-03", "2025-W11"))
+    src = b.sources("duckdb")
+    p = periods_table(src, periods(src, "2025-03", "2025-W11"))
     want = [("2025-03", datetime(2025, 3, 1, 5, tzinfo=UTC), datetime(2025, 4, 1, 4, tzinfo=UTC)),
             ("2025-W11", datetime(2025, 3, 10, 4, tzinfo=UTC),
              datetime(2025, 3, 17, 4, tzinfo=UTC))]

@@ -47,6 +47,8 @@ def _same_on_both(ws, first: str, last: str) -> dict[str, list[tuple]]:
         assert numbered.numbered is not None and plain.numbered is None
         ids = numbered.interactions.consumer_id.type()
         assert ids.is_integer()
+        assert numbered.keyed_periods and not plain.keyed_periods
+        assert tier_pairs(numbered, periods).period.type().is_integer()
         got = _families(numbered, periods)
     for name in want:
         assert got[name] == want[name], name

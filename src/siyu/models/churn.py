@@ -111,16 +111,15 @@ def churn_summaries(src: Sources, periods: list[Period]) -> ibis.Table:
     """:func:`churn_summary` at the end of each of ``periods`` in one query: ``(period,
     private, high_risk, rate, no_engaged, unread_message, no_view)``, one row per period."""
     cfg = src.settings
-    labels = [str(p) for p in periods]
     pt = ibis.memtable(
-        {"period": labels,
+        {"period": [src.period_key(p) for p in periods],
          "t": [p.end_utc for p in periods],
          "engaged_from": [p.end_utc - timedelta(days=cfg.churn_no_engaged_days)
                           for p in periods],
          "view_from": [p.end_utc - timedelta(days=cfg.churn_no_view_days) for p in periods],
          "unread_before": [p.end_utc - timedelta(hours=cfg.churn_unread_hours)
                            for p in periods]},
-        schema={"period": "string", "t": "timestamp('UTC')",
+        schema={"period": src.period_type, "t": "timestamp('UTC')",
                 "engaged_from": "timestamp('UTC')", "view_from": "timestamp('UTC')",
                 "unread_before": "timestamp('UTC')"})
 

@@ -123,7 +123,7 @@ def community_periods(src: Sources, periods: list[Period], *,
         keep.append(t)
         return t
 
-    pt = periods_table(periods)
+    pt = periods_table(src, periods)
     labels = pt.select("period")
     cap = src.settings.group_capacity
     stores = src.table("stores")

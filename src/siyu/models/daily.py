@@ -95,14 +95,15 @@ def capital_counts(src: Sources, p: ibis.Table) -> ibis.Table:
     return j.group_by("period").aggregate(capital=j.delta.sum().cast("int64"))
 
 
-def period_days(periods: list[Period]) -> ibis.Table:
+def period_days(src: Sources, periods: list[Period]) -> ibis.Table:
     """``(period, day, p_end)``: every brand-local day of each of ``periods`` (periods are whole
     local days, §1), to join day-level rows to periods by equality instead of a range."""
-    rows = [(str(p), p.start + timedelta(days=d), p.end_utc) for p in periods
+    rows = [(src.period_key(p), p.start + timedelta(days=d), p.end_utc) for p in periods
             for d in range(p.days)]
     return ibis.memtable({"period": [r[0] for r in rows], "day": [r[1] for r in rows],
                           "p_end": [r[2] for r in rows]},
-                         schema={"period": "string", "day": "date", "p_end": "timestamp('UTC')"})
+                         schema={"period": src.period_type, "day": "date",
+                                 "p_end": "timestamp('UTC')"})
 
 
 def activity(src: Sources, periods: list[Period]) -> ibis.Table:
@@ -113,9 +114,9 @@ def activity(src: Sources, periods: list[Period]) -> ibis.Table:
     Capital comes from :func:`capital_counts`; the visitors of P are read from
     :attr:`Sources.visit_days`, and one is in Capital(P) when one of their islands is active
     at end(P) — so many short periods (the days of a month) cost about as much as one."""
-    p = periods_table(periods)
+    p = periods_table(src, periods)
     v = src.visit_days
-    d = period_days(periods)
+    d = period_days(src, periods)
     j = v.join(d, v.day == d.day)
     per = j.group_by(["period", "p_end", "consumer_id"]).aggregate(engaged=j.engaged.any())
     isl = src.islands
@@ -130,7 +131,7 @@ def daily(src: Sources, periods: list[Period]) -> ibis.Table:
     order: ``period, p_start, p_end, new_users, capital, active, engaged, buyers, churn_base,
     churned, group_exits, unfollows, activity_rate, interaction_rate, conversion_rate,
     churn_rate`` (rules in the module docstring)."""
-    p = periods_table(periods)
+    p = periods_table(src, periods)
     isl = src.islands
 
     first = _in_period(first_starts(src), p, "first_at")

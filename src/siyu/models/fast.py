@@ -67,9 +67,10 @@ def tier_pairs(src: Sources, periods: list[Period]) -> ibis.Table:
     consumer with tier ≥ 1 at one of the two (the other is 0 when absent)."""
     ends = sorted(set(periods) | {p.previous() for p in periods})
     t = tiers(src, ends).select("period", "consumer_id", "tier")
-    link = ibis.memtable({"period": [str(p) for p in periods],
-                          "prev": [str(p.previous()) for p in periods]},
-                         schema={"period": "string", "prev": "string"})
+    key = src.period_key
+    link = ibis.memtable({"period": [key(p) for p in periods],
+                          "prev": [key(p.previous()) for p in periods]},
+                         schema={"period": src.period_type, "prev": src.period_type})
     after = t.join(link, t.period == link.period).select(
         period=link.period, consumer_id=t.consumer_id, after=t.tier)
     before = t.join(link, t.period == link.prev).select(
@@ -137,7 +138,7 @@ def connection(src: Sources, periods: list[Period], by: str = "field") -> ibis.T
     end(P), and their share. Fields or touchpoints without visitors are absent."""
     if by not in ("field", "field_ref"):
         raise ValueError(f"by must be 'field' or 'field_ref', not {by!r}")
-    p = periods_table(periods)
+    p = periods_table(src, periods)
     i = src.interactions
     i = i.filter(i.type.isin(VISIT_TYPES))
     if by == "field_ref":
@@ -166,9 +167,10 @@ def clv_windows(src: Sources, periods: list[Period]) -> ibis.Table:
                                 tzinfo=p.zone).astimezone(UTC)
 
     return ibis.memtable(
-        {"period": [str(p) for p in periods], "w_start": [start(p) for p in periods],
+        {"period": [src.period_key(p) for p in periods], "w_start": [start(p) for p in periods],
          "w_end": [p.end_utc for p in periods]},
-        schema={"period": "string", "w_start": "timestamp('UTC')", "w_end": "timestamp('UTC')"},
+        schema={"period": src.period_type, "w_start": "timestamp('UTC')",
+                "w_end": "timestamp('UTC')"},
     )
 
 

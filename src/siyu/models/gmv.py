@@ -47,7 +47,7 @@ def gmv_factors(src: Sources, periods: list[Period], *,
     """``(period, users, buyers, orders, gmv)``: Capital(P), its buyers in P, their paid
     orders in P and the GMV of those orders. A period without Capital is absent (all 0).
     ``cap`` is :func:`~siyu.models.fast.capital` of ``periods`` when already at hand."""
-    p = periods_table(periods)
+    p = periods_table(src, periods)
     cap = capital(src, periods) if cap is None else cap
     users = cap.group_by("period").aggregate(users=cap.count())
     o = src.paid_orders.cross_join(p)
@@ -64,7 +64,7 @@ def gmv_factors(src: Sources, periods: list[Period], *,
 def gmv_by_field(src: Sources, periods: list[Period]) -> ibis.Table:
     """``(period, field, gmv)``: Σ amount of the paid orders in P per order ``field``
     (``"none"`` for orders without one), whoever placed them."""
-    p = periods_table(periods)
+    p = periods_table(src, periods)
     o = src.paid_orders.cross_join(p)
     o = o.filter((o.paid_at >= o.p_start) & (o.paid_at < o.p_end))
     o = o.mutate(field=o.field.fill_null(NO_FIELD))
@@ -129,7 +129,8 @@ def gmv(src: Sources, period: Period) -> dict:
     """GMV of ``period``, by field, its factors and the LMDI attribution of the change from
     P−1, as the JSON object of ``siyu metrics gmv --json``."""
     prev = period.previous()
-    fac = gmv_factors(src, [period, prev]).to_pyarrow().to_pylist()
+    fac = src.labelled(gmv_factors(src, [period, prev]), [period, prev])
+    fac = fac.to_pyarrow().to_pylist()
     by = gmv_by_field(src, [period]).to_pyarrow().to_pylist()
     return gmv_json(str(period), str(prev), fac, by)
 

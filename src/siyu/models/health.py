@@ -39,10 +39,13 @@ from siyu.models.sources import Sources, periods_table
 __all__ = ["health", "buyers"]
 
 
-def _map(pairs: list[tuple[str, str]], names: tuple[str, str]) -> ibis.Table:
+def _map(src: Sources, pairs: list[tuple[Period, Period]], names: tuple[str, str]
+         ) -> ibis.Table:
+    """A table ``(a, b)`` of period pairs, as :meth:`Sources.period_key`."""
     a, b = names
-    return ibis.memtable({a: [x for x, _ in pairs], b: [y for _, y in pairs]},
-                         schema={a: "string", b: "string"})
+    key = src.period_key
+    return ibis.memtable({a: [key(x) for x, _ in pairs], b: [key(y) for _, y in pairs]},
+                         schema={a: src.period_type, b: src.period_type})
 
 
 def buyers(src: Sources, p: ibis.Table) -> ibis.Table:
@@ -65,8 +68,7 @@ def _mean_rate(src: Sources, parents: list[Period], children: dict[str, list[Per
     kids = {str(c): c for cs in children.values() for c in cs}
     a = activity(src, list(kids.values()))
     a = a.mutate(r=rate(a.active, a.capital)).select(child="period", r="r")
-    m = _map([(str(p), str(c)) for p in parents for c in children[str(p)]],
-             ("period", "child"))
+    m = _map(src, [(p, c) for p in parents for c in children[str(p)]], ("period", "child"))
     j = m.join(a, "child")
     return j.group_by("period").aggregate(mean_rate=j.r.mean())
 
@@ -82,8 +84,8 @@ def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None
     by_name = {str(p): p for p in periods}
     periods = sorted(by_name.values(), key=lambda p: (p.start, p.end))
     both = {str(q): q for p in periods for q in (p, p.previous())}
-    pt = periods_table(list(both.values()))
-    prev = _map([(str(p), str(p.previous())) for p in periods], ("period", "prev"))
+    pt = periods_table(src, list(both.values()))
+    prev = _map(src, [(p, p.previous()) for p in periods], ("period", "prev"))
 
     # scale and interaction rate, for P and P−1 at once
     act = activity(src, list(both.values()))

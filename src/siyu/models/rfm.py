@@ -122,10 +122,10 @@ def rfm_periods(src: Sources, periods: list[Period]) -> ibis.Table:
     cfg = src.settings
     ends = [p.end_utc for p in periods]
     pt = ibis.memtable(
-        {"period": [str(p) for p in periods], "s": ends,
+        {"period": [src.period_key(p) for p in periods], "s": ends,
          "start": [e - timedelta(days=cfg.rfm_lookback_days) for e in ends],
          "new_since": [e - timedelta(days=cfg.rfm_new_days) for e in ends]},
-        schema={"period": "string", "s": "timestamp('UTC')", "start": "timestamp('UTC')",
+        schema={"period": src.period_type, "s": "timestamp('UTC')", "start": "timestamp('UTC')",
                 "new_since": "timestamp('UTC')"})
     zone = cfg.zone
     d = src.purchase_days

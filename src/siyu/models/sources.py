@@ -15,7 +15,7 @@ from functools import cached_property
 import ibis
 
 from siyu.config import Settings
-from siyu.models.periods import Period
+from siyu.models.periods import Period, ToDate, period_key
 
 __all__ = ["Sources", "periods_table"]
 
@@ -29,6 +29,9 @@ class Sources:
     numbered: ibis.Table | None = None
     """``(no, consumer_id)`` when ``consumer_id`` in these sources is a number (see
     :meth:`cached`); None when it is OneID's string id."""
+    keyed_periods: bool = False
+    """Whether the models name periods by :func:`~siyu.models.periods.period_key` (a number,
+    in :meth:`cached` sources) instead of their name (:meth:`period_key`)."""
 
     @classmethod
     def of(cls, ws) -> Sources:
@@ -119,6 +122,24 @@ class Sources:
     """Columns no model reads: :meth:`cached` leaves them out of the kept tables (message
     text and attributes are most of the bytes of the interactions)."""
 
+    def period_key(self, p: Period | ToDate) -> str | int:
+        """The value naming ``p`` in the ``period`` columns of the models' tables: its name
+        (``"2025-03"``), or a number in :meth:`cached` sources (see :meth:`labelled`)."""
+        return period_key(p) if self.keyed_periods else str(p)
+
+    @property
+    def period_type(self) -> str:
+        """The Ibis type of :meth:`period_key`."""
+        return "int64" if self.keyed_periods else "string"
+
+    def labelled(self, t: ibis.Table, periods: list[Period]) -> ibis.Table:
+        """``t`` (a model's output over ``periods``) with its ``period`` column as the
+        periods' names (a projection: the rows and their order stay)."""
+        if not self.keyed_periods:
+            return t
+        names = {period_key(p): str(p) for p in periods}
+        return t.mutate(period=t.period.substitute(names, else_=ibis.null("string")))
+
     def named(self, t: ibis.Table) -> ibis.Table:
         """``t`` with its ``consumer_id`` column as OneID's string id (a model's output that
         lists consumers, computed on :meth:`cached` sources)."""
@@ -137,14 +158,15 @@ class Sources:
 
         In them ``consumer_id`` is a 32-bit number given in the order of OneID's string ids
         (cheaper to join, group and sort; ties broken by id come out the same). Counts and
-        sums are unchanged; an output that lists consumers goes through :meth:`named`."""
+        sums are unchanged; an output that lists consumers goes through :meth:`named`. A
+        period, likewise, is a number (:meth:`period_key`); :meth:`labelled` names it."""
         m = self.identity
         ids = m.select("consumer_id").distinct()
         ids = ids.mutate(no=ibis.row_number().over(order_by=ids.consumer_id).cast("int32"))
         ids = ids.cache()
         kept = [ids]
         try:
-            c = Sources(self.con, self.settings, numbered=ids)
+            c = Sources(self.con, self.settings, numbered=ids, keyed_periods=True)
             idm = m.join(ids, "consumer_id").select("key", consumer_id="no").cache()
             kept.append(idm)
             c.__dict__["identity"] = idm
@@ -159,11 +181,13 @@ class Sources:
                 t.release()
 
 
-def periods_table(periods: list[Period]) -> ibis.Table:
-    """A small table ``(period, p_start, p_end)`` of UTC bounds, to join events against."""
+def periods_table(src: Sources, periods: list[Period]) -> ibis.Table:
+    """A small table ``(period, p_start, p_end)`` of UTC bounds, to join events against
+    (``period`` as :meth:`Sources.period_key`)."""
     return ibis.memtable(
-        {"period": [str(p) for p in periods],
+        {"period": [src.period_key(p) for p in periods],
          "p_start": [p.start_utc for p in periods],
          "p_end": [p.end_utc for p in periods]},
-        schema={"period": "string", "p_start": "timestamp('UTC')", "p_end": "timestamp('UTC')"},
+        schema={"period": src.period_type, "p_start": "timestamp('UTC')",
+                "p_end": "timestamp('UTC')"},
     )

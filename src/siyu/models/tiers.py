@@ -56,7 +56,7 @@ def referee_orders(src: Sources) -> ibis.Table:
 def tiers(src: Sources, periods: list[Period]) -> ibis.Table:
     """``(period, consumer_id, tier, member, purchase_days, propagations)`` for every consumer
     with tier ≥ 1 at the end of each of ``periods`` (tier 0 consumers are absent)."""
-    p = periods_table(periods)
+    p = periods_table(src, periods)
     st = src.stretches
 
     # state at end(P): in the private domain (an island active: at most one per consumer,

@@ -57,8 +57,10 @@ class Batch:
             self._kept.append(t)
         return t
 
-    def labels(self) -> list[str]:
-        return [str(p) for p in self.periods]
+    def rows(self, expr: ibis.Table) -> pa.Table:
+        """The rows of ``expr`` (a model's output over the batch's periods), ``period`` as
+        the periods' names."""
+        return self.src.labelled(expr, self.periods).to_pyarrow()
 
     def community(self) -> dict:
         """:func:`siyu.models.community.community_periods` of the batch, built once."""
@@ -95,10 +97,6 @@ class Result:
         return f"metrics_{self.name}"
 
 
-def _arrow(expr: ibis.Table) -> pa.Table:
-    return expr.to_pyarrow()
-
-
 # -- FAST+ (§5–§6) -------------------------------------------------------------------------
 
 def _fast(b: Batch) -> pa.Table:
@@ -112,7 +110,8 @@ def _fast(b: Batch) -> pa.Table:
     tiers = counts.group_by("period").aggregate(**cols)
     c = b.clv
     money = c.group_by("period").aggregate(clv_consumers=c.count(), clv_total=c.clv.sum())
-    p = ibis.memtable({"period": b.labels()}, schema={"period": "string"})
+    p = ibis.memtable({"period": [b.src.period_key(q) for q in b.periods]},
+                      schema={"period": b.src.period_type})
     t = p.left_join(conv, "period").drop("period_right")
     t = t.left_join(tiers, "period").drop("period_right")
     t = t.left_join(money, "period").drop("period_right")
@@ -121,7 +120,7 @@ def _fast(b: Batch) -> pa.Table:
     t = t.mutate(**fills, clv_total=t.clv_total.fill_null(0).cast("decimal(18, 2)"))
     t = t.mutate(clv_mean=ibis.ifelse(t.clv_consumers > 0,
                                       t.clv_total.cast("float64") / t.clv_consumers, None))
-    return _arrow(t.select("period", "capital", "previous_capital", "deepened", "conversion",
+    return b.rows(t.select("period", "capital", "previous_capital", "deepened", "conversion",
                            *TIER_KEYS.values(), "clv_consumers", "clv_total", "clv_mean"))
 
 
@@ -129,7 +128,7 @@ def _transitions(b: Batch) -> pa.Table:
     from siyu.models.fast import transitions
 
     t = transitions(b.src, b.periods, pairs=b.pairs)
-    return _arrow(t.select("period", before=t.before.cast("int8"), after=t.after.cast("int8"),
+    return b.rows(t.select("period", before=t.before.cast("int8"), after=t.after.cast("int8"),
                            n=t.n.cast("int64")))
 
 
@@ -142,14 +141,14 @@ def _connection(b: Batch) -> pa.Table:
         parts.append(c.select("period", by=ibis.literal(by), key=c[by],
                               visitors=c.visitors.cast("int64"),
                               connected=c.connected.cast("int64"), rate=c.rate))
-    return _arrow(parts[0].union(parts[1]))
+    return b.rows(parts[0].union(parts[1]))
 
 
 def _clv_by_tier(b: Batch) -> pa.Table:
     from siyu.models.fast import clv_by_tier
 
     t = clv_by_tier(b.src, b.periods, values=b.clv)
-    return _arrow(t.select("period", tier=t.tier.cast("int8"),
+    return b.rows(t.select("period", tier=t.tier.cast("int8"),
                            consumers=t.consumers.cast("int64"),
                            total=t.total.cast("decimal(18, 2)"),
                            mean=t.total.cast("float64") / t.consumers))
@@ -167,6 +166,7 @@ def _consumer_tiers(b: Batch) -> pa.Table | ibis.Table:
     p = b.pairs
     t = p.filter(p.after >= 1)
     t = b.src.named(t.select("period", "consumer_id", tier=t.after.cast("int8")))
+    t = b.src.labelled(t, b.periods)
     t = t.select(period=t.period.cast("string"), consumer_id=t.consumer_id.cast("string"),
                  tier=t.tier)
     return t.order_by(["consumer_id", "period"])
@@ -190,9 +190,10 @@ def _gmv(b: Batch) -> pa.Table:
     from siyu.models.gmv import FACTORS, _cents, factors_of, gmv_factors, lmdi
 
     first_prev = b.periods[0].previous()
+    key = b.src.period_key
     pb = b.pairs
-    prev_cap = pb.filter((pb.period == str(b.periods[0])) & (pb.before >= 1))
-    prev_cap = prev_cap.select(period=ibis.literal(str(first_prev)),
+    prev_cap = pb.filter((pb.period == key(b.periods[0])) & (pb.before >= 1))
+    prev_cap = prev_cap.select(period=ibis.literal(key(first_prev), b.src.period_type),
                                consumer_id=prev_cap.consumer_id, tier=prev_cap.before)
     cap = b.cap.union(prev_cap)
     fac = gmv_factors(b.src, [first_prev, *b.periods], cap=cap).to_pyarrow().to_pylist()
@@ -201,7 +202,7 @@ def _gmv(b: Batch) -> pa.Table:
     zero = (0, 0, 0, Decimal(0))
     rows = []
     for p in b.periods:
-        now, before = counts.get(str(p), zero), counts.get(str(p.previous()), zero)
+        now, before = counts.get(key(p), zero), counts.get(key(p.previous()), zero)
         f1, f0 = factors_of(*now[:3], float(now[3])), factors_of(*before[:3], float(before[3]))
         change = now[3] - before[3]
         parts = dict.fromkeys(FACTORS)
@@ -220,7 +221,7 @@ def _gmv_by_field(b: Batch) -> pa.Table:
     from siyu.models.gmv import gmv_by_field
 
     t = gmv_by_field(b.src, b.periods)
-    return _arrow(t.select("period", "field", gmv=t.gmv.cast("decimal(18, 2)")))
+    return b.rows(t.select("period", "field", gmv=t.gmv.cast("decimal(18, 2)")))
 
 
 # -- daily monitoring and health (§8) ------------------------------------------------------
@@ -228,14 +229,14 @@ def _gmv_by_field(b: Batch) -> pa.Table:
 def _daily(b: Batch) -> pa.Table:
     from siyu.models.daily import daily
 
-    return _arrow(daily(b.src, b.periods).drop("p_start", "p_end"))
+    return b.rows(daily(b.src, b.periods).drop("p_start", "p_end"))
 
 
 def _health(b: Batch) -> pa.Table:
     from siyu.models.health import health
 
     t = health(b.src, b.periods, cap=b.cap, clv_values=b.clv)
-    return _arrow(t.mutate(gmv=t.gmv.cast("decimal(18, 2)")))
+    return b.rows(t.mutate(gmv=t.gmv.cast("decimal(18, 2)")))
 
 
 def _cohorts(b: Batch) -> pa.Table:
@@ -246,7 +247,7 @@ def _cohorts(b: Batch) -> pa.Table:
     grain = b.periods[0].grain
     grain = grain if grain in COHORT_GRAINS else "month"
     t = cohorts(b.src, grain)
-    return _arrow(t.rename(period="cohort"))
+    return t.rename(period="cohort").to_pyarrow()
 
 
 # -- RFM (§9) and churn (§10) at end(P) ----------------------------------------------------
@@ -255,7 +256,7 @@ def _rfm(b: Batch) -> pa.Table:
     from siyu.models.rfm import rfm_period_segments, rfm_periods
 
     s = rfm_period_segments(rfm_periods(b.src, b.periods))
-    return _arrow(s.select("period", "segment", buyers=s.buyers.cast("int64"),
+    return b.rows(s.select("period", "segment", buyers=s.buyers.cast("int64"),
                            monetary=s.monetary.cast("decimal(18, 2)"),
                            gmv_share=s.gmv_share))
 
@@ -264,7 +265,7 @@ def _churn(b: Batch) -> pa.Table:
     from siyu.models.churn import churn_summaries
 
     c = churn_summaries(b.src, b.periods)
-    return _arrow(c.select("period", *[c[k].cast("int64").name(k) for k in
+    return b.rows(c.select("period", *[c[k].cast("int64").name(k) for k in
                                        ("private", "high_risk", "no_engaged",
                                         "unread_message", "no_view")], rate=c.rate))
 
@@ -289,7 +290,7 @@ def _community(b: Batch) -> pa.Table:
         t = t.drop(*extra).mutate(level=ibis.literal(level), key=k)
         if key is not None:
             t = t.drop(key)
-        frames.append(t.to_pyarrow())
+        frames.append(b.rows(t))
     return _concat(frames)
 
 
@@ -301,7 +302,7 @@ def _community_joins(b: Batch) -> pa.Table:
         k = ibis.literal("") if key is None else t[key].fill_null("").cast("string")
         t = t.select("period", level=ibis.literal(level), key=k,
                      source=t.source, joins=t.joins.cast("int64"))
-        frames.append(t.to_pyarrow())
+        frames.append(b.rows(t))
     return _concat(frames)
 
 
