@@ -82,14 +82,9 @@ def capital_counts(src: Sources, p: ibis.Table) -> ibis.Table:
     Counted without listing them: at the end of local day d, the islands
     (:func:`~siyu.models.relationships.islands`) that started on or before d minus those that
     also ended on or before d — so any number of periods costs one pass over the islands
-    (grouped by day) and a join of the periods with the days that have events."""
-    isl = src.islands
-    one = ibis.literal(1, "int64")
-    starts = isl.select(day=isl.started_at.date(), delta=one)
-    ends = isl.filter(isl.ended_at.notnull())
-    ends = ends.select(day=ends.ended_at.date(), delta=-one)
-    ev = starts.union(ends)
-    ev = ev.group_by("day").aggregate(delta=ev.delta.sum())
+    (grouped by day, :attr:`Sources.island_days`) and a join of the periods with the days
+    that have events."""
+    ev = src.island_days
     last = p.select("period", last_day=(p.p_end - ibis.interval(seconds=1)).date())
     j = last.join(ev, ev.day <= last.last_day)
     return j.group_by("period").aggregate(capital=j.delta.sum().cast("int64"))

@@ -114,7 +114,20 @@ class Sources:
 
         return islands(self.stretches)
 
-    CACHED = ("relationships", "stretches", "islands", "orders", "purchase_days",
+    @cached_property
+    def island_days(self) -> ibis.Table:
+        """``(day, delta)``: per brand-local day, the islands started that day minus those
+        ended that day (days with neither absent) — summed up to a day, how many consumers
+        are in the private domain at its end."""
+        isl = self.islands
+        one = ibis.literal(1, "int64")
+        starts = isl.select(day=isl.started_at.date(), delta=one)
+        ends = isl.filter(isl.ended_at.notnull())
+        ends = ends.select(day=ends.ended_at.date(), delta=-one)
+        ev = starts.union(ends)
+        return ev.group_by("day").aggregate(delta=ev.delta.sum())
+
+    CACHED = ("relationships", "stretches", "islands", "island_days", "orders", "purchase_days",
               "interactions", "visit_days", "shares", "reviews")
     """The inputs :meth:`cached` computes once."""
     NOT_CACHED = ("consumer_key", "event_id", "content_id", "content_type", "dwell_seconds",
