@@ -30,7 +30,6 @@ from decimal import Decimal
 import ibis
 
 from siyu.models.periods import Period
-from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, periods_table
 from siyu.models.tiers import referee_orders, tiers
 from siyu.schema import FIELDS, VISIT_TYPES
@@ -132,10 +131,12 @@ def tier_counts(src: Sources, periods: list[Period], *,
     return c.group_by(["period", "tier"]).aggregate(n=c.count())
 
 
-def connection(src: Sources, periods: list[Period], by: str = "field") -> ibis.Table:
+def connection(src: Sources, periods: list[Period], by: str = "field", *,
+               cap: ibis.Table | None = None) -> ibis.Table:
     """``(period, <by>, visitors, connected, rate)`` with ``by`` = ``field`` or
     ``field_ref``: visitors of the field (or touchpoint) in P, those of them with tier ≥ 1 at
-    end(P), and their share. Fields or touchpoints without visitors are absent."""
+    end(P), and their share. Fields or touchpoints without visitors are absent. ``cap`` is
+    :func:`capital` of ``periods`` when already at hand."""
     if by not in ("field", "field_ref"):
         raise ValueError(f"by must be 'field' or 'field_ref', not {by!r}")
     p = periods_table(src, periods)
@@ -145,15 +146,13 @@ def connection(src: Sources, periods: list[Period], by: str = "field") -> ibis.T
         i = i.filter(i.field_ref.notnull() & (i.field_ref != ""))
     i = i.cross_join(p)
     i = i.filter((i.occurred_at >= i.p_start) & (i.occurred_at < i.p_end))
-    v = i.select("period", "p_end", by, "consumer_id").distinct()
-    visitors = v.group_by(["period", by]).aggregate(visitors=v.count())
-    # tier ≥ 1 at end(P) ⇔ an island active at end(P) (§5), at most one per consumer: an
-    # inner join keeps each connected visitor once and stays a hash join
-    isl = src.islands.select(i_id="consumer_id", started_at="started_at", ended_at="ended_at")
-    c = v.join(isl, (v.consumer_id == isl.i_id) & active_at(isl, v.p_end))
-    c = c.group_by(["period", by]).aggregate(connected=c.count())
-    a = _left(visitors, c, ["period", by])
-    a = a.mutate(connected=a.connected.fill_null(0))
+    v = i.select("period", by, "consumer_id").distinct()
+    # one row per Capital(P) consumer: an equality left join marks the connected visitors
+    c = _capital(src, periods, cap)
+    c = c.select(c_period="period", c_id="consumer_id")
+    v = v.left_join(c, (v.period == c.c_period) & (v.consumer_id == c.c_id))
+    a = v.group_by(["period", by]).aggregate(
+        visitors=v.count(), connected=v.c_id.notnull().cast("int64").sum())
     return a.mutate(rate=a.connected.cast("float64") / a.visitors.cast("float64"))
 
 
@@ -233,8 +232,8 @@ def fast(src: Sources, period: Period) -> dict:
     with tier_pairs(src, periods).cache() as pairs:
         cells = transitions(src, periods, pairs=pairs).to_pyarrow().to_pylist()
         cap = capital(src, periods, pairs=pairs)
-        conn = connection(src, periods, "field").to_pyarrow().to_pylist()
-        conn_ref = connection(src, periods, "field_ref").to_pyarrow().to_pylist()
+        conn = connection(src, periods, "field", cap=cap).to_pyarrow().to_pylist()
+        conn_ref = connection(src, periods, "field_ref", cap=cap).to_pyarrow().to_pylist()
         clv_t = clv_by_tier(src, periods, cap=cap).to_pyarrow().to_pylist()
     return fast_json(str(period), cells, conn, conn_ref, clv_t, src.settings.clv_basis)
 

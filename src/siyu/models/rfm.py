@@ -120,37 +120,44 @@ def rfm_periods(src: Sources, periods: list[Period]) -> ibis.Table:
     A buyer's first paid order before the snapshot is their first paid order ever (they have
     one in the lookback window, before the snapshot), so it is computed once."""
     cfg = src.settings
-    ends = [p.end_utc for p in periods]
-    pt = ibis.memtable(
-        {"period": [src.period_key(p) for p in periods], "s": ends,
-         "start": [e - timedelta(days=cfg.rfm_lookback_days) for e in ends],
-         "new_since": [e - timedelta(days=cfg.rfm_new_days) for e in ends]},
-        schema={"period": src.period_type, "s": "timestamp('UTC')", "start": "timestamp('UTC')",
-                "new_since": "timestamp('UTC')"})
     zone = cfg.zone
+    ends = [p.end_utc for p in periods]
+    starts = [e - timedelta(days=cfg.rfm_lookback_days) for e in ends]
+    # the local days of s and of the window start (the engine's session zone is the brand's)
+    pt = ibis.memtable(
+        {"period": [src.period_key(p) for p in periods], "s": ends, "start": starts,
+         "new_since": [e - timedelta(days=cfg.rfm_new_days) for e in ends],
+         "s_day": [e.astimezone(zone).date() for e in ends],
+         "start_day": [s.astimezone(zone).date() for s in starts]},
+        schema={"period": src.period_type, "s": "timestamp('UTC')", "start": "timestamp('UTC')",
+                "new_since": "timestamp('UTC')", "s_day": "date", "start_day": "date"})
     d = src.purchase_days
     first = d.group_by(fid=d.consumer_id).aggregate(first_paid_at=d.first_at.min())
 
-    if all(_midnight(e - timedelta(days=cfg.rfm_lookback_days), zone) for e in ends):
+    if all(_midnight(s, zone) for s in starts):
         # every window is whole local days: count purchase days, no distinct over orders
-        w = d.select("consumer_id", "day", "last_at", "amount").cross_join(pt)
-        w = w.filter((w.day >= w.start.date()) & (w.day < w.s.date()))
+        w = d.select("consumer_id", "day", "last_at", "amount").cross_join(
+            pt.select("period", "s_day", "start_day"))
+        w = w.filter((w.day >= w.start_day) & (w.day < w.s_day))
         b = w.group_by(["period", "consumer_id"]).aggregate(
-            s=w.s.max(), new_since=w.new_since.max(), last_paid_at=w.last_at.max(),
+            last_paid_at=w.last_at.max(), last_day=w.day.max(),
             frequency=w.count().cast("int64"), monetary=w.amount.sum())
     else:  # a window starting inside a local day (a DST change): order by order
         o = src.paid_orders
-        w = o.select("consumer_id", "paid_at", "amount").cross_join(pt)
+        w = o.select("consumer_id", "paid_at", "amount").cross_join(
+            pt.select("period", "s", "start"))
         w = w.filter((w.paid_at >= w.start) & (w.paid_at < w.s))
         b = w.group_by(["period", "consumer_id"]).aggregate(
-            s=w.s.max(), new_since=w.new_since.max(),
             last_paid_at=w.paid_at.max(),
             frequency=w.paid_at.date().nunique().cast("int64"),
             monetary=w.amount.sum(),
         )
+        b = b.mutate(last_day=b.last_paid_at.date())
+    # the period's constants once per buyer, after the aggregate
+    k = pt.select(s_period="period", s_day="s_day", new_since="new_since")
+    b = b.join(k, b.period == k.s_period).drop("s_period")
     b = b.join(first, b.consumer_id == first.fid).drop("fid")
-    b = b.mutate(recency_days=b.s.date().delta(b.last_paid_at.date(), unit="day")
-                 .cast("int64"))
+    b = b.mutate(recency_days=b.s_day.delta(b.last_day, unit="day").cast("int64"))
     by = [b.period]
     b = b.mutate(
         r=_score(b, b.recency_days.desc(), by=by),

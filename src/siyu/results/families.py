@@ -137,7 +137,7 @@ def _connection(b: Batch) -> pa.Table:
 
     parts = []
     for by in ("field", "field_ref"):
-        c = connection(b.src, b.periods, by)
+        c = connection(b.src, b.periods, by, cap=b.cap)
         parts.append(c.select("period", by=ibis.literal(by), key=c[by],
                               visitors=c.visitors.cast("int64"),
                               connected=c.connected.cast("int64"), rate=c.rate))
