@@ -30,7 +30,7 @@ from decimal import Decimal
 import ibis
 
 from siyu.models.periods import Period
-from siyu.models.sources import Sources, periods_table
+from siyu.models.sources import Sources, period_pairs, periods_table
 from siyu.models.tiers import referee_orders, tiers
 from siyu.schema import FIELDS, VISIT_TYPES
 
@@ -66,10 +66,7 @@ def tier_pairs(src: Sources, periods: list[Period]) -> ibis.Table:
     consumer with tier ≥ 1 at one of the two (the other is 0 when absent)."""
     ends = sorted(set(periods) | {p.previous() for p in periods})
     t = tiers(src, ends).select("period", "consumer_id", "tier")
-    key = src.period_key
-    link = ibis.memtable({"period": [key(p) for p in periods],
-                          "prev": [key(p.previous()) for p in periods]},
-                         schema={"period": src.period_type, "prev": src.period_type})
+    link = period_pairs(src, [(p, p.previous()) for p in periods], ("period", "prev"))
     after = t.join(link, t.period == link.period).select(
         period=link.period, consumer_id=t.consumer_id, after=t.tier)
     before = t.join(link, t.period == link.prev).select(

@@ -34,18 +34,9 @@ from siyu.models.daily import activity, first_starts, rate
 from siyu.models.fast import clv
 from siyu.models.periods import Period, period_of, periods_between
 from siyu.models.relationships import active_at
-from siyu.models.sources import Sources, periods_table
+from siyu.models.sources import Sources, period_pairs, periods_table
 
 __all__ = ["health", "buyers"]
-
-
-def _map(src: Sources, pairs: list[tuple[Period, Period]], names: tuple[str, str]
-         ) -> ibis.Table:
-    """A table ``(a, b)`` of period pairs, as :meth:`Sources.period_key`."""
-    a, b = names
-    key = src.period_key
-    return ibis.memtable({a: [key(x) for x, _ in pairs], b: [key(y) for _, y in pairs]},
-                         schema={a: src.period_type, b: src.period_type})
 
 
 def buyers(src: Sources, p: ibis.Table) -> ibis.Table:
@@ -68,7 +59,7 @@ def _mean_rate(src: Sources, parents: list[Period], children: dict[str, list[Per
     kids = {str(c): c for cs in children.values() for c in cs}
     a = activity(src, list(kids.values()))
     a = a.mutate(r=rate(a.active, a.capital)).select(child="period", r="r")
-    m = _map(src, [(p, c) for p in parents for c in children[str(p)]], ("period", "child"))
+    m = period_pairs(src, [(p, c) for p in parents for c in children[str(p)]], ("period", "child"))
     j = m.join(a, "child")
     return j.group_by("period").aggregate(mean_rate=j.r.mean())
 
@@ -85,7 +76,7 @@ def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None
     periods = sorted(by_name.values(), key=lambda p: (p.start, p.end))
     both = {str(q): q for p in periods for q in (p, p.previous())}
     pt = periods_table(src, list(both.values()))
-    prev = _map(src, [(p, p.previous()) for p in periods], ("period", "prev"))
+    prev = period_pairs(src, [(p, p.previous()) for p in periods], ("period", "prev"))
 
     # scale and interaction rate, for P and P−1 at once
     act = activity(src, list(both.values()))

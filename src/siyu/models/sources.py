@@ -17,7 +17,7 @@ import ibis
 from siyu.config import Settings
 from siyu.models.periods import Period, ToDate, period_key
 
-__all__ = ["Sources", "periods_table"]
+__all__ = ["Sources", "periods_table", "period_pairs"]
 
 
 @dataclass(frozen=True)
@@ -204,3 +204,13 @@ def periods_table(src: Sources, periods: list[Period]) -> ibis.Table:
         schema={"period": src.period_type, "p_start": "timestamp('UTC')",
                 "p_end": "timestamp('UTC')"},
     )
+
+
+def period_pairs(src: Sources, pairs: list[tuple[Period, Period]], names: tuple[str, str]
+                 ) -> ibis.Table:
+    """A small table of period pairs (a period and its P−1, a month and its days, …) with
+    columns ``names``, each period as :meth:`Sources.period_key`."""
+    a, b = names
+    key = src.period_key
+    return ibis.memtable({a: [key(x) for x, _ in pairs], b: [key(y) for _, y in pairs]},
+                         schema={a: src.period_type, b: src.period_type})
