@@ -199,20 +199,25 @@ def community_periods(src: Sources, periods: list[Period], *,
     def level(key: list[str], base: ibis.Table) -> ibis.Table:
         by = ["period", *key]
         pg = per_group
+        live = pg.n_members > 0  # a group with a member at end(P)
         t = _attach(labels.cross_join(base), pg.group_by(by).aggregate(
             declared_groups=pg.count(), at_capacity=(pg.n_members >= cap).cast("int64").sum(),
-            messages=pg.messages.sum(), orders=pg.orders.sum(), gmv=pg.gmv.sum()), by)
+            messages=pg.messages.sum(), orders=pg.orders.sum(), gmv=pg.gmv.sum(),
+            groups=live.cast("int64").sum(),
+            stores_covered=pg.store_id.nunique(where=live & pg._store_ok)), by)
+        # per consumer of the level: member of one of its groups (in how many), writer in a
+        # group of theirs, buyer, buyer through a group of theirs — then plain counts
         p = pairs
-        m = p.member
-        t = _attach(t, p.group_by(by).aggregate(
-            groups=p.field_ref.nunique(where=m),
-            members=p.consumer_id.nunique(where=m),
-            memberships=m.cast("int64").sum(),
-            writers=p.consumer_id.nunique(where=m & p.wrote),
-            buyers=p.consumer_id.nunique(where=p.bought),
-            member_buyers=p.consumer_id.nunique(where=m & p.bought),
-            stores_covered=p.store_id.nunique(where=m & p._store_ok),
-        ), by)
+        flags = dict(m=p.member, w=p.member & p.wrote, b=p.bought, mb=p.member & p.bought)
+        if "field_ref" in key:  # pairs have one row per consumer and group already
+            c = p.mutate(n=p.member.cast("int64"), **flags)
+        else:
+            c = p.group_by([*by, "consumer_id"]).aggregate(
+                n=p.member.cast("int64").sum(), **{k: v.any() for k, v in flags.items()})
+        t = _attach(t, c.group_by(by).aggregate(
+            members=c.m.cast("int64").sum(), memberships=c.n.sum(),
+            writers=c.w.cast("int64").sum(), buyers=c.b.cast("int64").sum(),
+            member_buyers=c.mb.cast("int64").sum()), by)
         d = days.group_by([*dict.fromkeys([*by, "consumer_id"])]).aggregate(
             n=days.day.nunique())
         t = _attach(t, d.group_by(by).aggregate(
