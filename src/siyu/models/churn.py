@@ -107,9 +107,17 @@ def unread_spans(src: Sources) -> ibis.Table:
     return g.select("consumer_id", "since", "read_at")
 
 
-def churn_summaries(src: Sources, periods: list[Period]) -> ibis.Table:
+def _flags(flag: str) -> dict[str, ibis.Value]:
+    one, zero = ibis.literal(1, "int8"), ibis.literal(0, "int8")
+    return {k: one if k == flag else zero for k in ("e", "u", "v")}
+
+
+def churn_summaries(src: Sources, periods: list[Period], *,
+                    cap: ibis.Table | None = None) -> ibis.Table:
     """:func:`churn_summary` at the end of each of ``periods`` in one query: ``(period,
-    private, high_risk, rate, no_engaged, unread_message, no_view)``, one row per period."""
+    private, high_risk, rate, no_engaged, unread_message, no_view)``, one row per period.
+    ``cap`` is :func:`~siyu.models.fast.capital` of ``periods`` (the private domain at their
+    ends) when already at hand."""
     cfg = src.settings
     pt = ibis.memtable(
         {"period": [src.period_key(p) for p in periods],
@@ -123,40 +131,41 @@ def churn_summaries(src: Sources, periods: list[Period]) -> ibis.Table:
                 "engaged_from": "timestamp('UTC')", "view_from": "timestamp('UTC')",
                 "unread_before": "timestamp('UTC')"})
 
-    # the private domain at t without a distinct: at most one island of a consumer is
-    # active at an instant
-    isl = src.islands.cross_join(pt)
-    private = isl.filter(active_at(isl, isl.t)).select("period", "consumer_id")
+    # the private domain at t: Capital(P) when at hand, else the islands active at t (at
+    # most one island of a consumer is active at an instant: no distinct)
+    if cap is not None:
+        private = cap.select("period", "consumer_id")
+    else:
+        isl = src.islands.cross_join(pt)
+        private = isl.filter(active_at(isl, isl.t)).select("period", "consumer_id")
 
-    def seen(types, since: str) -> ibis.Table:
-        """(period, consumer_id) with an interaction of ``types`` in [since, t)."""
+    def seen(types, since: str, flag: str) -> ibis.Table:
+        """(period, consumer_id, e, u, v) with ``flag`` 1: an interaction of ``types`` in
+        [since, t)."""
         i = src.interactions
         i = i.filter(i.type.isin(list(types))).select("consumer_id", "occurred_at")
         j = i.cross_join(pt)
         j = j.filter((j.occurred_at >= j[since]) & (j.occurred_at < j.t))
-        return j.select("period", "consumer_id").distinct()
+        return j.select("period", "consumer_id", **_flags(flag))
 
     u = unread_spans(src).cross_join(pt)
     u = u.filter((u.since < u.unread_before) & (u.read_at.isnull() | (u.read_at >= u.t)))
-    unread = u.select("period", "consumer_id")  # at most one open run per consumer
+    unread = u.select("period", "consumer_id", **_flags("u"))
 
-    yes = ibis.literal(True)
-    flags = private
-    for name, part in (("engaged", seen(ENGAGED_TYPES, "engaged_from")),
-                       ("unread", unread), ("viewed", seen(["view"], "view_from"))):
-        part = part.mutate(**{name: yes})
-        flags = flags.left_join(part, ["period", "consumer_id"])
-        flags = flags.drop(*[c for c in ("period_right", "consumer_id_right")
-                             if c in flags.columns])
-    no_engaged = flags.engaged.isnull()
-    unread_message = flags.unread.notnull()
-    no_view = flags.viewed.isnull()
-    g = flags.group_by("period").aggregate(
-        private=flags.count(),
-        high_risk=(no_engaged & unread_message & no_view).cast("int64").sum(),
-        no_engaged=no_engaged.cast("int64").sum(),
-        unread_message=unread_message.cast("int64").sum(),
-        no_view=no_view.cast("int64").sum())
+    # the three signals of each consumer seen at all, then only those in the private domain
+    # (one join instead of one per signal)
+    f = seen(ENGAGED_TYPES, "engaged_from", "e").union(unread, distinct=False).union(
+        seen(["view"], "view_from", "v"), distinct=False)
+    f = f.group_by(["period", "consumer_id"]).aggregate(e=f.e.max(), u=f.u.max(), v=f.v.max())
+    f = f.join(private, ["period", "consumer_id"])
+    sig = f.group_by("period").aggregate(
+        engaged=f.e.sum(), unread_message=f.u.sum(), viewed=f.v.sum(),
+        high_risk=((f.u == 1) & (f.e == 0) & (f.v == 0)).cast("int64").sum())
+    n = private.group_by("period").aggregate(private=private.count())
+    g = n.left_join(sig, "period").drop("period_right")
+    g = g.select("period", "private", "high_risk", "unread_message",
+                 no_engaged=g.private - g.engaged.fill_null(0),
+                 no_view=g.private - g.viewed.fill_null(0))
     t = pt.select("period").left_join(g, "period").drop("period_right")
     n = {k: t[k].fill_null(0).cast("int64") for k in
          ("private", "high_risk", "no_engaged", "unread_message", "no_view")}

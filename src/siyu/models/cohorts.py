@@ -25,7 +25,6 @@ from typing import Literal
 
 import ibis
 
-from siyu.models.daily import first_starts
 from siyu.models.sources import Sources
 from siyu.schema import VISIT_TYPES
 
@@ -63,7 +62,7 @@ def cohorts(src: Sources, grain: CohortGrain = "day", *, start: date | None = No
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=src.settings.zone)
 
-    f = first_starts(src)
+    f = src.first_starts
     if as_of is not None:
         f = f.filter(f.first_at < as_of)
     e = f.select(cid=f.consumer_id, d=f.first_at.date())

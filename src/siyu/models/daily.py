@@ -34,7 +34,7 @@ from siyu.models.periods import Period
 from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, periods_table
 
-__all__ = ["daily", "private_at", "first_starts", "activity", "period_days", "capital_counts",
+__all__ = ["daily", "private_at", "activity", "new_users", "buyers", "period_days", "capital_counts",
            "rate", "GROUP_FIELDS", "UNFOLLOW_FIELDS"]
 
 GROUP_FIELDS = ("group_chat",)
@@ -52,12 +52,6 @@ def private_at(src: Sources, p: ibis.Table, at: str = "p_end") -> ibis.Table:
     st = src.stretches
     j = st.join(p, (st.started_at < p[at]) & (st.ended_at.isnull() | (st.ended_at >= p[at])))
     return j.select(j.period, j.consumer_id).distinct()
-
-
-def first_starts(src: Sources) -> ibis.Table:
-    """``(consumer_id, first_at)``: the first-ever relationship start of each consumer."""
-    st = src.stretches
-    return st.group_by("consumer_id").aggregate(first_at=st.started_at.min())
 
 
 def _in_period(t: ibis.Table, p: ibis.Table, ts: str) -> ibis.Table:
@@ -112,31 +106,70 @@ def activity(src: Sources, periods: list[Period]) -> ibis.Table:
     p = periods_table(src, periods)
     v = src.visit_days
     d = period_days(src, periods)
-    j = v.join(d, v.day == d.day)
-    per = j.group_by(["period", "p_end", "consumer_id"]).aggregate(engaged=j.engaged.any())
     isl = src.islands
-    per = per.join(isl, (per.consumer_id == isl.consumer_id) & active_at(isl, per.p_end))
+    if all(q.grain == "day" for q in periods):
+        # a day period is one local day and visit_days has one row per consumer and day:
+        # each row is a visitor of its day, in Capital(day) when an island is active at the
+        # end of that day (compared as local days, so no join of the islands with the days)
+        per = v.join(isl, (v.consumer_id == isl.consumer_id) & (isl.start_day <= v.day)
+                     & (isl.end_day.isnull() | (isl.end_day > v.day)))
+        per = per.select("day", "engaged")
+        per = per.join(d, per.day == d.day)
+    else:
+        per = v.join(d, v.day == d.day)
+        per = per.group_by(["period", "p_end", "consumer_id"]).aggregate(
+            engaged=per.engaged.any())
+        per = per.join(isl, (per.consumer_id == isl.consumer_id)
+                       & active_at(isl, per.p_end))
     acts = per.group_by("period").aggregate(
-        active=per.consumer_id.count(), engaged=per.engaged.sum())
+        active=per.count(), engaged=per.engaged.sum())
     return _counts(p, [capital_counts(src, p), acts])
 
 
-def daily(src: Sources, periods: list[Period]) -> ibis.Table:
+def new_users(src: Sources, p: ibis.Table) -> ibis.Table:
+    """``(period, new_users)``: per period of the periods table ``p``, the consumers whose
+    first-ever relationship start falls in it (periods without any are absent)."""
+    first = _in_period(src.first_starts, p, "first_at")
+    return first.group_by("period").aggregate(new_users=first.consumer_id.count())
+
+
+def buyers(src: Sources, p: ibis.Table) -> ibis.Table:
+    """``(period, consumer_id, purchase_days, orders, gmv)``: the buyers of each period of
+    the periods table ``p`` (in the private domain at end(P), a paid order in P) and their
+    paid orders in P (``gmv`` the exact sum of their amounts).
+
+    Read from :attr:`Sources.purchase_days`: periods are whole local days, so a purchase day
+    is in P exactly when its first order is."""
+    d = src.purchase_days
+    d = d.join(p, (d.first_at >= p.p_start) & (d.first_at < p.p_end))
+    isl = src.islands.select(i_id="consumer_id", started_at="started_at", ended_at="ended_at")
+    # at most one island of a consumer is active at an instant: an inner join keeps each
+    # day once (and, unlike a semi-join with a range condition, stays a hash join)
+    d = d.join(isl, (d.consumer_id == isl.i_id) & active_at(isl, d.p_end))
+    return d.group_by(["period", "consumer_id"]).aggregate(
+        purchase_days=d.count(), orders=d.orders.sum(), gmv=d.amount.sum())
+
+
+def _keep(t: ibis.Table, src: Sources, periods: list[Period]) -> ibis.Table:
+    """The rows of ``t`` (computed for more periods) that belong to ``periods``."""
+    return t.filter(t.period.isin([src.period_key(q) for q in periods]))
+
+
+def daily(src: Sources, periods: list[Period], *, act: ibis.Table | None = None,
+          bought: ibis.Table | None = None) -> ibis.Table:
     """One row per period of ``periods`` (any grain; a day for daily monitoring), in time
     order: ``period, p_start, p_end, new_users, capital, active, engaged, buyers, churn_base,
     churned, group_exits, unfollows, activity_rate, interaction_rate, conversion_rate,
-    churn_rate`` (rules in the module docstring)."""
+    churn_rate`` (rules in the module docstring). ``act`` (:func:`activity`) and ``bought``
+    (:func:`buyers`) are passed when already at hand, for these periods and maybe others."""
     p = periods_table(src, periods)
     isl = src.islands
 
-    first = _in_period(first_starts(src), p, "first_at")
-    new = first.group_by("period").aggregate(new_users=first.consumer_id.count())
+    new = new_users(src, p)
 
     # buyers: consumers with a paid order in P and an island active at end(P)
-    o = _in_period(src.paid_orders, p, "paid_at")
-    o = o.select("period", "p_end", "consumer_id").distinct()
-    b = o.join(isl, (o.consumer_id == isl.consumer_id) & active_at(isl, o.p_end))
-    buyers = b.group_by("period").aggregate(buyers=b.consumer_id.count())
+    b = buyers(src, p) if bought is None else bought
+    nb = b.group_by("period").aggregate(buyers=b.count())
 
     # churn: C = private at start(P); churned = members of C with no island active at
     # end(P) — those whose island active at start(P) ended inside P and who have no later
@@ -161,8 +194,8 @@ def daily(src: Sources, periods: list[Period]) -> ibis.Table:
         group_exits=ends.field.isin(GROUP_FIELDS).sum(),
         unfollows=ends.field.isin(UNFOLLOW_FIELDS).sum())
 
-    t = activity(src, periods)
-    t = _counts(t, [new, buyers, churn, exits])
+    t = activity(src, periods) if act is None else _keep(act, src, periods)
+    t = _counts(t, [new, nb, churn, exits])
     t = t.mutate(
         activity_rate=rate(t.active, t.capital),
         interaction_rate=rate(t.engaged, t.capital),

@@ -27,6 +27,7 @@ from decimal import Decimal
 import ibis
 
 from siyu.i18n import tr
+from siyu.models.daily import buyers
 from siyu.models.fast import capital
 from siyu.models.periods import Period
 from siyu.models.sources import Sources, periods_table
@@ -42,20 +43,20 @@ NO_FIELD = "none"
 """Key of orders without a ``field`` in the by-field GMV."""
 
 
-def gmv_factors(src: Sources, periods: list[Period], *,
-                cap: ibis.Table | None = None) -> ibis.Table:
+def gmv_factors(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None,
+                bought: ibis.Table | None = None) -> ibis.Table:
     """``(period, users, buyers, orders, gmv)``: Capital(P), its buyers in P, their paid
     orders in P and the GMV of those orders. A period without Capital is absent (all 0).
-    ``cap`` is :func:`~siyu.models.fast.capital` of ``periods`` when already at hand."""
+    ``cap`` (:func:`~siyu.models.fast.capital` of ``periods``) and ``bought``
+    (:func:`~siyu.models.daily.buyers` of ``periods``, maybe more) are passed when already
+    at hand."""
     p = periods_table(src, periods)
     cap = capital(src, periods) if cap is None else cap
     users = cap.group_by("period").aggregate(users=cap.count())
-    o = src.paid_orders.cross_join(p)
-    o = o.filter((o.paid_at >= o.p_start) & (o.paid_at < o.p_end))
-    o = o.join(cap.select("period", "consumer_id"), ["period", "consumer_id"])
-    bought = o.group_by("period").aggregate(
-        buyers=o.consumer_id.nunique(), orders=o.order_id.nunique(), gmv=o.amount.sum())
-    j = users.left_join(bought, "period")
+    b = buyers(src, p) if bought is None else bought
+    spent = b.group_by("period").aggregate(
+        buyers=b.count(), orders=b.orders.sum(), gmv=b.gmv.sum())
+    j = users.left_join(spent, "period")
     j = j.drop(*[c for c in j.columns if c.endswith("_right")])
     return j.select("period", "users", buyers=j.buyers.fill_null(0),
                     orders=j.orders.fill_null(0), gmv=j.gmv.fill_null(0))

@@ -30,27 +30,12 @@ from datetime import timedelta
 
 import ibis
 
-from siyu.models.daily import activity, first_starts, rate
+from siyu.models.daily import activity, buyers, new_users, rate
 from siyu.models.fast import clv
 from siyu.models.periods import Period, period_of, periods_between
-from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, period_pairs, periods_table
 
-__all__ = ["health", "buyers"]
-
-
-def buyers(src: Sources, p: ibis.Table) -> ibis.Table:
-    """``(period, consumer_id, purchase_days, orders, gmv)``: the buyers of each period of
-    ``p`` (in the private domain at end(P), a paid order in P) and their paid orders in P."""
-    o = src.paid_orders
-    o = o.join(p, (o.paid_at >= p.p_start) & (o.paid_at < p.p_end))
-    isl = src.islands.select(i_id="consumer_id", started_at="started_at", ended_at="ended_at")
-    # at most one island of a consumer is active at an instant: an inner join keeps each
-    # order once (and, unlike a semi-join with a range condition, stays a hash join)
-    o = o.join(isl, (o.consumer_id == isl.i_id) & active_at(isl, o.p_end))
-    return o.group_by(["period", "consumer_id"]).aggregate(
-        purchase_days=o.paid_at.date().nunique(), orders=o.order_id.nunique(),
-        gmv=o.amount.sum().cast("float64"))
+__all__ = ["health"]
 
 
 def _mean_rate(src: Sources, parents: list[Period], children: dict[str, list[Period]]
@@ -65,13 +50,16 @@ def _mean_rate(src: Sources, parents: list[Period], children: dict[str, list[Per
 
 
 def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None,
-           clv_values: ibis.Table | None = None) -> ibis.Table:
+           clv_values: ibis.Table | None = None, act: ibis.Table | None = None,
+           bought: ibis.Table | None = None) -> ibis.Table:
     """One row per period of ``periods``, in time order: ``period, capital,
     capital_previous, new_users, growth_rate, dau_rate, wau_rate, interaction_rate, buyers,
     repeat_buyers, repurchase_rate, previous_buyers, returning_buyers,
     next_period_repurchase_rate, orders, gmv, aov, clv_mean`` (rules in the module
-    docstring). ``cap`` is :func:`~siyu.models.fast.capital` of ``periods`` when already at
-    hand."""
+    docstring). ``cap`` (:func:`~siyu.models.fast.capital` of ``periods``), ``clv_values``
+    (:func:`~siyu.models.fast.clv` of ``periods``), ``act`` and ``bought``
+    (:func:`~siyu.models.daily.activity` and :func:`~siyu.models.daily.buyers` of ``periods``
+    and their P−1, maybe more) are passed when already at hand."""
     by_name = {str(p): p for p in periods}
     periods = sorted(by_name.values(), key=lambda p: (p.start, p.end))
     both = {str(q): q for p in periods for q in (p, p.previous())}
@@ -79,22 +67,23 @@ def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None
     prev = period_pairs(src, [(p, p.previous()) for p in periods], ("period", "prev"))
 
     # scale and interaction rate, for P and P−1 at once
-    act = activity(src, list(both.values()))
-    first = first_starts(src)
-    first = first.join(pt, (first.first_at >= pt.p_start) & (first.first_at < pt.p_end))
-    new = first.group_by("period").aggregate(new_users=first.consumer_id.count())
-    act = act.left_join(new, "period").drop("period_right")
+    keys = [src.period_key(q) for q in both.values()]
+    act = activity(src, list(both.values())) if act is None else act.filter(
+        act.period.isin(keys))
+    act = act.left_join(new_users(src, pt), "period").drop("period_right")
 
     # value, for P and P−1
-    b = buyers(src, pt)
+    b = buyers(src, pt) if bought is None else bought
     val = b.group_by("period").aggregate(
         buyers=b.consumer_id.count(), repeat_buyers=(b.purchase_days >= 2).sum(),
         orders=b.orders.sum(), gmv=b.gmv.sum())
-    o = src.paid_orders
-    o = o.join(pt, (o.paid_at >= pt.p_start) & (o.paid_at < pt.p_end))
-    bought = o.select("period", "consumer_id").distinct()
+    # anyone with a paid order in P (whole local days: a purchase day is in P when its
+    # first order is), in the private domain or not
+    d = src.purchase_days
+    d = d.join(pt, (d.first_at >= pt.p_start) & (d.first_at < pt.p_end))
+    ordered = d.select("period", "consumer_id").distinct()
     back = b.select(prev="period", consumer_id="consumer_id").join(prev, "prev")
-    back = back.join(bought, ["period", "consumer_id"])
+    back = back.join(ordered, ["period", "consumer_id"])
     back = back.group_by("period").aggregate(returning_buyers=back.consumer_id.count())
 
     # quality: days and ISO weeks of each period
@@ -121,7 +110,7 @@ def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None
     n = {c: t[c].fill_null(0).cast("int64") for c in
          ("capital", "capital_previous", "new_users", "buyers", "repeat_buyers",
           "previous_buyers", "returning_buyers", "orders")}
-    t = t.mutate(**n, gmv=t.gmv.fill_null(0.0))
+    t = t.mutate(**n, gmv=t.gmv.fill_null(0))
     t = t.mutate(
         growth_rate=rate(t.capital, t.capital_previous) - 1,
         interaction_rate=rate(t.engaged, t.capital),

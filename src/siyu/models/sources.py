@@ -68,12 +68,13 @@ class Sources:
 
     @cached_property
     def purchase_days(self) -> ibis.Table:
-        """``(consumer_id, day, first_at, last_at, amount)``: one row per consumer and
+        """``(consumer_id, day, first_at, last_at, amount, orders)``: one row per consumer and
         brand-local day with a paid order (a *purchase day*, §5/§9): its first and last
-        ``paid_at`` and the day's total."""
+        ``paid_at``, the day's total and its number of orders (``order_id`` is unique, §2)."""
         o = self.paid_orders
         return o.group_by(["consumer_id", o.paid_at.date().name("day")]).aggregate(
-            first_at=o.paid_at.min(), last_at=o.paid_at.max(), amount=o.amount.sum())
+            first_at=o.paid_at.min(), last_at=o.paid_at.max(), amount=o.amount.sum(),
+            orders=o.count())
 
     @cached_property
     def shares(self) -> ibis.Table:
@@ -107,12 +108,22 @@ class Sources:
         return stretches(self.relationships)
 
     @cached_property
+    def first_starts(self) -> ibis.Table:
+        """``(consumer_id, first_at)``: each consumer's first-ever relationship start (their
+        entry into the private domain: new users, entry cohorts)."""
+        st = self.stretches
+        return st.group_by("consumer_id").aggregate(first_at=st.started_at.min())
+
+    @cached_property
     def islands(self) -> ibis.Table:
         """:func:`~siyu.models.relationships.islands`: each consumer's time in the private
-        domain."""
+        domain, with the brand-local days it starts and ends on (``start_day``,
+        ``end_day``). As periods are whole local days, an island is active at the end of
+        local day d exactly when ``start_day ≤ d`` and ``end_day`` is null or after d."""
         from siyu.models.relationships import islands
 
-        return islands(self.stretches)
+        isl = islands(self.stretches)
+        return isl.mutate(start_day=isl.started_at.date(), end_day=isl.ended_at.date())
 
     @cached_property
     def island_days(self) -> ibis.Table:
@@ -121,13 +132,13 @@ class Sources:
         are in the private domain at its end."""
         isl = self.islands
         one = ibis.literal(1, "int64")
-        starts = isl.select(day=isl.started_at.date(), delta=one)
-        ends = isl.filter(isl.ended_at.notnull())
-        ends = ends.select(day=ends.ended_at.date(), delta=-one)
+        starts = isl.select(day=isl.start_day, delta=one)
+        ends = isl.filter(isl.end_day.notnull())
+        ends = ends.select(day=ends.end_day, delta=-one)
         ev = starts.union(ends)
         return ev.group_by("day").aggregate(delta=ev.delta.sum())
 
-    CACHED = ("relationships", "stretches", "islands", "island_days", "orders", "purchase_days",
+    CACHED = ("relationships", "stretches", "first_starts", "islands", "island_days", "orders", "purchase_days",
               "interactions", "visit_days", "shares", "reviews")
     """The inputs :meth:`cached` computes once."""
     NOT_CACHED = ("consumer_key", "event_id", "content_id", "content_type", "dwell_seconds",

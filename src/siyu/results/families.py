@@ -45,17 +45,43 @@ class Batch:
 
         return capital(self.src, self.periods, pairs=self.pairs)
 
-    @cached_property
-    def clv(self) -> ibis.Table:
-        """:func:`siyu.models.fast.clv` of the batch, kept in the engine while the batch
-        lives when ``keep`` (FAST+, CLV by tier and health read it)."""
-        from siyu.models.fast import clv
-
-        t = clv(self.src, self.periods, cap=self.cap)
+    def _cached(self, t: ibis.Table) -> ibis.Table:
+        """``t``, kept in the engine while the batch lives when ``keep``."""
         if self.keep:
             t = t.cache()
             self._kept.append(t)
         return t
+
+    @cached_property
+    def clv(self) -> ibis.Table:
+        """:func:`siyu.models.fast.clv` of the batch (FAST+, CLV by tier and health read
+        it)."""
+        from siyu.models.fast import clv
+
+        return self._cached(clv(self.src, self.periods, cap=self.cap))
+
+    @cached_property
+    def with_previous(self) -> list[Period]:
+        """The batch's periods and the P−1 of each, in time order."""
+        both = {str(q): q for p in self.periods for q in (p, p.previous())}
+        return sorted(both.values(), key=lambda q: (q.start, q.end))
+
+    @cached_property
+    def activity(self) -> ibis.Table:
+        """:func:`siyu.models.daily.activity` of :attr:`with_previous` (daily and health
+        read it)."""
+        from siyu.models.daily import activity
+
+        return self._cached(activity(self.src, self.with_previous))
+
+    @cached_property
+    def buyers(self) -> ibis.Table:
+        """:func:`siyu.models.daily.buyers` of :attr:`with_previous` (daily, health and GMV
+        read it)."""
+        from siyu.models.daily import buyers
+        from siyu.models.sources import periods_table
+
+        return self._cached(buyers(self.src, periods_table(self.src, self.with_previous)))
 
     def rows(self, expr: ibis.Table) -> pa.Table:
         """The rows of ``expr`` (a model's output over the batch's periods), ``period`` as
@@ -196,7 +222,8 @@ def _gmv(b: Batch) -> pa.Table:
     prev_cap = prev_cap.select(period=ibis.literal(key(first_prev), b.src.period_type),
                                consumer_id=prev_cap.consumer_id, tier=prev_cap.before)
     cap = b.cap.union(prev_cap)
-    fac = gmv_factors(b.src, [first_prev, *b.periods], cap=cap).to_pyarrow().to_pylist()
+    fac = gmv_factors(b.src, [first_prev, *b.periods], cap=cap, bought=b.buyers)
+    fac = fac.to_pyarrow().to_pylist()
     counts = {r["period"]: (int(r["users"]), int(r["buyers"]), int(r["orders"]),
                             Decimal(str(r["gmv"]))) for r in fac}
     zero = (0, 0, 0, Decimal(0))
@@ -229,13 +256,15 @@ def _gmv_by_field(b: Batch) -> pa.Table:
 def _daily(b: Batch) -> pa.Table:
     from siyu.models.daily import daily
 
-    return b.rows(daily(b.src, b.periods).drop("p_start", "p_end"))
+    t = daily(b.src, b.periods, act=b.activity, bought=b.buyers)
+    return b.rows(t.drop("p_start", "p_end"))
 
 
 def _health(b: Batch) -> pa.Table:
     from siyu.models.health import health
 
-    t = health(b.src, b.periods, cap=b.cap, clv_values=b.clv)
+    t = health(b.src, b.periods, cap=b.cap, clv_values=b.clv, act=b.activity,
+               bought=b.buyers)
     return b.rows(t.mutate(gmv=t.gmv.cast("decimal(18, 2)")))
 
 
@@ -264,7 +293,7 @@ def _rfm(b: Batch) -> pa.Table:
 def _churn(b: Batch) -> pa.Table:
     from siyu.models.churn import churn_summaries
 
-    c = churn_summaries(b.src, b.periods)
+    c = churn_summaries(b.src, b.periods, cap=b.cap)
     return b.rows(c.select("period", *[c[k].cast("int64").name(k) for k in
                                        ("private", "high_risk", "no_engaged",
                                         "unread_message", "no_view")], rate=c.rate))
