@@ -218,6 +218,8 @@ def community_periods(src: Sources, periods: list[Period], *,
             members=c.m.cast("int64").sum(), memberships=c.n.sum(),
             writers=c.w.cast("int64").sum(), buyers=c.b.cast("int64").sum(),
             member_buyers=c.mb.cast("int64").sum()), by)
+        t = t.relocate("groups", before="members").relocate("stores_covered",
+                                                            after="member_buyers")
         d = days.group_by([*dict.fromkeys([*by, "consumer_id"])]).aggregate(
             n=days.day.nunique())
         t = _attach(t, d.group_by(by).aggregate(
