@@ -34,8 +34,8 @@ from siyu.models.periods import Period
 from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, periods_table
 
-__all__ = ["daily", "private_at", "activity", "new_users", "buyers", "period_days", "capital_counts",
-           "rate", "GROUP_FIELDS", "UNFOLLOW_FIELDS"]
+__all__ = ["daily", "private_at", "activity", "new_users", "buyers", "of_periods", "period_days",
+           "capital_counts", "rate", "GROUP_FIELDS", "UNFOLLOW_FIELDS"]
 
 GROUP_FIELDS = ("group_chat",)
 UNFOLLOW_FIELDS = ("official_account", "shop", "subscription", "video_channel")
@@ -150,8 +150,9 @@ def buyers(src: Sources, p: ibis.Table) -> ibis.Table:
         purchase_days=d.count(), orders=d.orders.sum(), gmv=d.amount.sum())
 
 
-def _keep(t: ibis.Table, src: Sources, periods: list[Period]) -> ibis.Table:
-    """The rows of ``t`` (computed for more periods) that belong to ``periods``."""
+def of_periods(t: ibis.Table, src: Sources, periods: list[Period]) -> ibis.Table:
+    """The rows of ``t`` (a model's output, maybe for more periods) that belong to
+    ``periods``."""
     return t.filter(t.period.isin([src.period_key(q) for q in periods]))
 
 
@@ -194,7 +195,7 @@ def daily(src: Sources, periods: list[Period], *, act: ibis.Table | None = None,
         group_exits=ends.field.isin(GROUP_FIELDS).sum(),
         unfollows=ends.field.isin(UNFOLLOW_FIELDS).sum())
 
-    t = activity(src, periods) if act is None else _keep(act, src, periods)
+    t = activity(src, periods) if act is None else of_periods(act, src, periods)
     t = _counts(t, [new, nb, churn, exits])
     t = t.mutate(
         activity_rate=rate(t.active, t.capital),

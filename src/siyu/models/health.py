@@ -30,7 +30,7 @@ from datetime import timedelta
 
 import ibis
 
-from siyu.models.daily import activity, buyers, new_users, rate
+from siyu.models.daily import activity, buyers, new_users, of_periods, rate
 from siyu.models.fast import clv
 from siyu.models.periods import Period, period_of, periods_between
 from siyu.models.sources import Sources, period_pairs, periods_table
@@ -67,9 +67,8 @@ def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None
     prev = period_pairs(src, [(p, p.previous()) for p in periods], ("period", "prev"))
 
     # scale and interaction rate, for P and P−1 at once
-    keys = [src.period_key(q) for q in both.values()]
-    act = activity(src, list(both.values())) if act is None else act.filter(
-        act.period.isin(keys))
+    act = activity(src, list(both.values())) if act is None else of_periods(
+        act, src, list(both.values()))
     act = act.left_join(new_users(src, pt), "period").drop("period_right")
 
     # value, for P and P−1
