@@ -29,7 +29,7 @@ from decimal import Decimal
 
 import ibis
 
-from siyu.models.periods import Period
+from siyu.models.periods import Period, with_previous
 from siyu.models.sources import Sources, period_pairs, periods_table
 from siyu.models.tiers import referee_orders, tiers
 from siyu.schema import FIELDS, VISIT_TYPES
@@ -64,8 +64,7 @@ def _left(a: ibis.Table, b: ibis.Table, keys: list[str]) -> ibis.Table:
 def tier_pairs(src: Sources, periods: list[Period]) -> ibis.Table:
     """``(period, consumer_id, before, after)``: tier at end(P−1) and at end(P) of every
     consumer with tier ≥ 1 at one of the two (the other is 0 when absent)."""
-    ends = sorted(set(periods) | {p.previous() for p in periods})
-    t = tiers(src, ends).select("period", "consumer_id", "tier")
+    t = tiers(src, with_previous(periods)).select("period", "consumer_id", "tier")
     link = period_pairs(src, [(p, p.previous()) for p in periods], ("period", "prev"))
     after = t.join(link, t.period == link.period).select(
         period=link.period, consumer_id=t.consumer_id, after=t.tier)

@@ -32,7 +32,7 @@ import ibis
 
 from siyu.models.daily import activity, buyers, new_users, of_periods, rate
 from siyu.models.fast import clv
-from siyu.models.periods import Period, period_of, periods_between
+from siyu.models.periods import Period, period_of, periods_between, with_previous
 from siyu.models.sources import Sources, period_pairs, periods_table
 
 __all__ = ["health"]
@@ -62,13 +62,12 @@ def health(src: Sources, periods: list[Period], *, cap: ibis.Table | None = None
     and their P−1, maybe more) are passed when already at hand."""
     by_name = {str(p): p for p in periods}
     periods = sorted(by_name.values(), key=lambda p: (p.start, p.end))
-    both = {str(q): q for p in periods for q in (p, p.previous())}
-    pt = periods_table(src, list(both.values()))
+    both = with_previous(periods)
+    pt = periods_table(src, both)
     prev = period_pairs(src, [(p, p.previous()) for p in periods], ("period", "prev"))
 
     # scale and interaction rate, for P and P−1 at once
-    act = activity(src, list(both.values())) if act is None else of_periods(
-        act, src, list(both.values()))
+    act = activity(src, both) if act is None else of_periods(act, src, both)
     act = act.left_join(new_users(src, pt), "period").drop("period_right")
 
     # value, for P and P−1

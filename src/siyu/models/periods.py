@@ -25,7 +25,7 @@ from siyu.errors import UsageError
 from siyu.i18n import tr
 
 __all__ = ["GRAINS", "Grain", "Period", "ToDate", "parse_period", "period_of", "periods_between",
-           "to_date", "period_key"]
+           "to_date", "period_key", "with_previous"]
 
 Grain = Literal["day", "week", "month", "quarter", "year"]
 GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter", "year")
@@ -227,3 +227,9 @@ def period_key(p: Period | ToDate) -> int:
     3
     """
     return (p.start.toordinal() << 24) | ((p.end - p.start).days << 3) | GRAINS.index(p.grain)
+
+
+def with_previous(periods: list[Period]) -> list[Period]:
+    """``periods`` and the period before each (P−1), once each, in time order."""
+    return sorted({q for p in periods for q in (p, p.previous())},
+                  key=lambda q: (q.start, q.end))

@@ -138,8 +138,8 @@ class Sources:
         ev = starts.union(ends)
         return ev.group_by("day").aggregate(delta=ev.delta.sum())
 
-    CACHED = ("relationships", "stretches", "first_starts", "islands", "island_days", "orders", "purchase_days",
-              "interactions", "visit_days", "shares", "reviews")
+    CACHED = ("relationships", "stretches", "first_starts", "islands", "island_days", "orders",
+              "purchase_days", "interactions", "visit_days", "shares", "reviews")
     """The inputs :meth:`cached` computes once."""
     NOT_CACHED = ("consumer_key", "event_id", "content_id", "content_type", "dwell_seconds",
                   "text", "sku", "coupon_id", "guide_id", "attrs", "_load_id", "_line")

@@ -63,8 +63,9 @@ class Batch:
     @cached_property
     def with_previous(self) -> list[Period]:
         """The batch's periods and the P−1 of each, in time order."""
-        both = {str(q): q for p in self.periods for q in (p, p.previous())}
-        return sorted(both.values(), key=lambda q: (q.start, q.end))
+        from siyu.models.periods import with_previous
+
+        return with_previous(self.periods)
 
     @cached_property
     def activity(self) -> ibis.Table:
