@@ -207,6 +207,28 @@ def test_many_periods_in_one_query(brand_ws):
             overall["2025-03"]["joins"], overall["2025-03"]["orders"]) == (5, 6, 3, 5)
 
 
+def test_a_join_counts_once_by_the_least_source_of_its_instant(ws, tmp_path):
+    """Starts of one membership at one instant open one stretch, counted under the least of
+    their sources (a null source only when none has one); the same on the cached sources."""
+    b = Brand()
+    b.add("touchpoints", field_ref="G1", field="group_chat", name="一群", group_type="normal")
+    at = "2025-03-05 10:00"
+    for key, sources in {"wecom:a": ("referral", "qr_code"), "wecom:b": ("", "referral"),
+                         "wecom:c": ("", ""), "wecom:d": ("qr_code",)}.items():
+        for s in sources:
+            b.add("relationships", consumer_key=key, field="group_chat", action="start",
+                  occurred_at=at, field_ref="G1", source=s)
+    b.rel("wecom:d", "group_chat", "end", at, "G1")  # joined and left at one instant: a join
+    b.load(ws, tmp_path)
+    p = [parse_period("2025-03", zone=ws.settings.zone)]
+    want = {("qr_code", 2), ("referral", 1), ("unknown", 1)}
+    src = Sources.of(ws)
+    j = community_periods(src, p)["joins"]["overall"].to_pyarrow().to_pylist()
+    assert {(r["source"], r["joins"]) for r in j} == want
+    with src.cached() as c:
+        j = community_periods(c, p)["joins"]["overall"].to_pyarrow().to_pylist()
+    assert {(r["source"], r["joins"]) for r in j} == want
+
 def test_latest_touchpoint_version_wins(brand_ws, tmp_path):
     from siyu.ingest import import_files
 

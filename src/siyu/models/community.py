@@ -145,16 +145,8 @@ def community_periods(src: Sources, periods: list[Period], *,
     mem = mem.filter(active_at(mem, mem.p_end))
     mem = mem.select("period", "consumer_id", "field_ref").distinct()
 
-    opened = in_p(st, "started_at")
-    rel = src.relationships
-    rel = rel.filter((rel.field == "group_chat") & (rel.action == "start"))
-    rel = in_p(rel, "occurred_at")
-    rel = rel.select(rperiod="period", rid="consumer_id", rref=rel.field_ref.fill_null(""),
-                     rat="occurred_at", source="source")
-    joins = opened.join(rel, (opened.period == rel.rperiod) & (opened.consumer_id == rel.rid)
-                        & (opened.field_ref == rel.rref) & (opened.started_at == rel.rat))
-    joins = joins.group_by(["period", "consumer_id", "field_ref", "started_at"]).aggregate(
-        source=joins.source.min())
+    # a join is a membership stretch opened in P, with the source of the start opening it
+    joins = in_p(st, "started_at")
     joins = joins.mutate(source=joins.source.fill_null("unknown"))
     joins = joins.group_by(["period", "field_ref", "source"]).aggregate(joins=joins.count())
     joins = kept(joins.join(attrs, "field_ref"))

@@ -30,25 +30,30 @@ KEYS = ("consumer_id", "field", "field_ref")
 
 
 def stretches(rel: ibis.Table) -> ibis.Table:
-    """``(consumer_id, field, field_ref, started_at, ended_at)``, one row per stretch of
-    activity; ``ended_at`` is null while it lasts. ``rel`` has the relationship columns and
-    ``consumer_id``."""
+    """``(consumer_id, field, field_ref, started_at, ended_at, source)``, one row per stretch
+    of activity; ``ended_at`` is null while it lasts; ``source`` is that of the ``start``
+    that opened it (of several starts at that instant, the least source; null when none has
+    one). ``rel`` has the relationship columns and ``consumer_id``."""
     rel = rel.mutate(field_ref=rel.field_ref.fill_null(""))
-    order = [rel.occurred_at, (rel.action == "end").cast("int8")]
-    w = ibis.window(group_by=list(KEYS), order_by=order)
+    # at equal times: starts before ends, and among starts the least source first (nulls
+    # last), so the start that opens a stretch carries the least source of its instant
+    def order(x: ibis.Table) -> list[ibis.Value]:
+        return [x.occurred_at, (x.action == "end").cast("int8"), x.source.isnull().cast("int8"),
+                x.source]
+
+    w = ibis.window(group_by=list(KEYS), order_by=order(rel))
     t = rel.mutate(prev=rel.action.lag().over(w))
     t = t.mutate(
         opened=((t.action == "start") & (t.prev.isnull() | (t.prev == "end"))).cast("int64"),
         closes=(t.action == "end") & (t.prev == "start"),
     )
-    run = ibis.window(group_by=list(KEYS), order_by=[t.occurred_at,
-                                                     (t.action == "end").cast("int8")],
-                      rows=(None, 0))
+    run = ibis.window(group_by=list(KEYS), order_by=order(t), rows=(None, 0))
     t = t.mutate(stretch=t.opened.sum().over(run))
     t = t.filter(t.stretch > 0)  # ends before any start close nothing
     s = t.group_by([*KEYS, "stretch"]).aggregate(
         started_at=t.occurred_at.min(where=t.opened == 1),
         ended_at=t.occurred_at.min(where=t.closes),
+        source=t.source.min(where=t.opened == 1),
     )
     return s.drop("stretch")
 

@@ -138,13 +138,17 @@ class Sources:
         ev = starts.union(ends)
         return ev.group_by("day").aggregate(delta=ev.delta.sum())
 
-    CACHED = ("relationships", "stretches", "first_starts", "islands", "island_days", "orders",
+    CACHED = ("stretches", "first_starts", "islands", "island_days", "paid_orders",
               "purchase_days", "interactions", "visit_days", "shares", "reviews")
-    """The inputs :meth:`cached` computes once."""
+    """The inputs :meth:`cached` computes once. The relationship events themselves are not
+    kept (every model reads their :attr:`stretches`), nor the refunded orders (no model
+    reads them, §4)."""
     NOT_CACHED = ("consumer_key", "event_id", "content_id", "content_type", "dwell_seconds",
-                  "text", "sku", "coupon_id", "guide_id", "attrs", "_load_id", "_line")
+                  "text", "sku", "coupon_id", "guide_id", "store_id", "status", "attrs",
+                  "_load_id", "_line")
     """Columns no model reads: :meth:`cached` leaves them out of the kept tables (message
-    text and attributes are most of the bytes of the interactions)."""
+    text and attributes are most of the bytes of the interactions; an order's store is
+    that of its touchpoint, and every kept order is paid)."""
 
     def period_key(self, p: Period | ToDate) -> str | int:
         """The value naming ``p`` in the ``period`` columns of the models' tables: its name
@@ -199,6 +203,11 @@ class Sources:
                 t = t.drop(*[k for k in self.NOT_CACHED if k in t.columns]).cache()
                 c.__dict__[name] = t
                 kept.append(t)
+            # every keyed input is built: the numbered map need not stay in memory (a table
+            # joined later to OneID joins the map to the numbers again)
+            kept.remove(idm)
+            idm.release()
+            c.__dict__["identity"] = m.join(ids, "consumer_id").select("key", consumer_id="no")
             yield c
         finally:
             for t in kept:
