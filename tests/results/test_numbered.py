@@ -50,6 +50,12 @@ def _same_on_both(ws, first: str, last: str) -> dict[str, list[tuple]]:
         assert numbered.keyed_periods and not plain.keyed_periods
         assert tier_pairs(numbered, periods).period.type().is_integer()
         got = _families(numbered, periods)
+        # inputs it does not keep (every order, the relationship events) still join OneID
+        # after the numbered map is released, with the numbers
+        for name in ("orders", "relationships"):
+            n = getattr(numbered, name)
+            assert n.consumer_id.type().is_integer(), name
+            assert n.count().execute() == getattr(plain, name).count().execute(), name
     for name in want:
         assert got[name] == want[name], name
     return want

@@ -195,7 +195,8 @@ class Sources:
         kept = [ids]
         try:
             c = Sources(self.con, self.settings, numbered=ids, keyed_periods=True)
-            idm = m.join(ids, "consumer_id").select("key", consumer_id="no").cache()
+            keyed = m.join(ids, "consumer_id").select("key", consumer_id="no")
+            idm = keyed.cache()
             kept.append(idm)
             c.__dict__["identity"] = idm
             for name in self.CACHED:
@@ -203,11 +204,16 @@ class Sources:
                 t = t.drop(*[k for k in self.NOT_CACHED if k in t.columns]).cache()
                 c.__dict__[name] = t
                 kept.append(t)
-            # every keyed input is built: the numbered map need not stay in memory (a table
-            # joined later to OneID joins the map to the numbers again)
+            # every keyed input is built: the numbered map need not stay in memory. A table
+            # joined later to OneID joins the map to the numbers again, so the inputs built
+            # on the way and not kept (every order, the relationship events) are forgotten:
+            # they would still read the released map
             kept.remove(idm)
             idm.release()
-            c.__dict__["identity"] = m.join(ids, "consumer_id").select("key", consumer_id="no")
+            for name in [k for k in c.__dict__ if k not in self.CACHED and
+                         isinstance(getattr(Sources, k, None), cached_property)]:
+                del c.__dict__[name]
+            c.__dict__["identity"] = keyed
             yield c
         finally:
             for t in kept:
