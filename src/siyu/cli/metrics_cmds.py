@@ -20,6 +20,22 @@ GrainOpt = Annotated[str | None, typer.Option(
     show_default=False)]
 
 
+RecomputeOpt = Annotated[bool, typer.Option(
+    "--recompute", help="Compute from the models even when `siyu metrics compute` has stored "
+                        "fresh results for it (the numbers are the same).")]
+
+
+def say_route(route: str, as_json: bool) -> None:
+    """Tell the user (on stderr, not with ``--json``) whether the numbers come from the stored
+    results or were computed from the models just now."""
+    from siyu.cli.app import err
+    from siyu.i18n import tr
+
+    if not as_json:
+        err.print(tr("（来自已存储的结果）", "(from the stored results)") if route == "stored"
+                  else tr("（由模型现算）", "(computed from the models)"), style="dim")
+
+
 def open_metrics_workspace(home):
     """The workspace, once OneID has run (the models need ``consumer_id``); a clear error
     (exit 1) telling the user to resolve identities otherwise."""

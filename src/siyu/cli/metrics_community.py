@@ -11,10 +11,12 @@ from siyu.cli.app import HomeOpt, JsonOpt, emit_json, out
 from siyu.cli.metrics_cmds import (
     GrainOpt,
     PeriodOpt,
+    RecomputeOpt,
     label,
     metrics_app,
     open_metrics_workspace,
     period_arg,
+    say_route,
 )
 from siyu.i18n import tr
 from siyu.results.service import COMMUNITY_METRICS as METRICS
@@ -52,6 +54,7 @@ def community_cmd(
     ] = 20,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
+    recompute: RecomputeOpt = False,
 ) -> None:
     """``siyu metrics community`` (help: :data:`COMMUNITY_HELP`)."""
     from siyu.results.service import community
@@ -59,9 +62,10 @@ def community_cmd(
     ws = open_metrics_workspace(home)
     try:
         p = period_arg(ws, period, grain)
-        result = community(ws, p)
+        result, route = community(ws, p, route="computed" if recompute else None)
     finally:
         ws.close()
+    say_route(route, as_json)
 
     if as_json:
         emit_json(result)

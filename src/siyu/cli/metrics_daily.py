@@ -14,11 +14,13 @@ from siyu.cli.app import HomeOpt, JsonOpt, emit_json, out
 from siyu.cli.metrics_cmds import (
     GrainOpt,
     PeriodOpt,
+    RecomputeOpt,
     metrics_app,
     open_metrics_workspace,
     pct,
     period_arg,
     round_or_none,
+    say_route,
 )
 from siyu.errors import UsageError
 from siyu.i18n import tr
@@ -42,6 +44,7 @@ def daily_cmd(
     last: ToOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
+    recompute: RecomputeOpt = False,
 ) -> None:
     """Daily monitoring for each day from --from to --to (DOMAIN.md §8).
 
@@ -57,9 +60,10 @@ def daily_cmd(
         days = periods_between(first, last or first, "day", zone=ws.settings.zone)
         if not days:
             raise UsageError(tr("--to 早于 --from", "--to is before --from"))
-        result = daily(ws, days)
+        result, route = daily(ws, days, route="computed" if recompute else None)
     finally:
         ws.close()
+    say_route(route, as_json)
     rows = result["days"]
     if as_json:
         emit_json(result)
@@ -84,6 +88,7 @@ def health_cmd(
     grain: GrainOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
+    recompute: RecomputeOpt = False,
 ) -> None:
     """Private-domain health of a period (a month typically) in three dimensions (§8).
 
@@ -96,9 +101,10 @@ def health_cmd(
     ws = open_metrics_workspace(home)
     try:
         p = period_arg(ws, period, grain)
-        result, _ = health(ws, p)
+        result, route = health(ws, p, route="computed" if recompute else None)
     finally:
         ws.close()
+    say_route(route, as_json)
     if as_json:
         emit_json(result)
         return
@@ -134,6 +140,7 @@ def cohorts_cmd(
     last: CohortToOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
+    recompute: RecomputeOpt = False,
 ) -> None:
     """N-day retention of entry cohorts (§8; N from settings.retention_days, default 7, 30).
 
@@ -148,9 +155,11 @@ def cohorts_cmd(
     ws = open_metrics_workspace(home)
     try:
         ns = sorted(set(ws.settings.retention_days))
-        result = cohorts_between(ws, grain, first, last)
+        result, route = cohorts_between(ws, grain, first, last,
+                                        route="computed" if recompute else None)
     finally:
         ws.close()
+    say_route(route, as_json)
     rows = result["cohorts"]
     if as_json:
         emit_json(result)

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
 from rich.table import Table as RichTable
 
-from siyu.cli.app import HomeOpt, JsonOpt, emit_json, err, out
+from siyu.cli.app import HomeOpt, JsonOpt, emit_json, out
 from siyu.cli.metrics_cmds import (
     GrainOpt,
     PeriodOpt,
+    RecomputeOpt,
     metrics_app,
     open_metrics_workspace,
     pct,
     period_arg,
+    say_route,
 )
 from siyu.i18n import tr
 
 REF_ROWS = 20
 """Touchpoints shown in the readable Connection table (``--json`` has them all)."""
-
-
-RecomputeOpt = Annotated[bool, typer.Option(
-    "--recompute", help="Compute from the models even when `siyu metrics compute` has stored "
-                        "fresh results for the period (the numbers are the same).")]
 
 
 def _compute(home, period: str, grain: str | None, family, recompute: bool, as_json: bool):
@@ -36,9 +30,7 @@ def _compute(home, period: str, grain: str | None, family, recompute: bool, as_j
         r, route = family(ws, p, route="computed" if recompute else None)
     finally:
         ws.close()
-    if not as_json:
-        err.print(tr("（来自已存储的结果）", "(from the stored results)") if route == "stored"
-                  else tr("（由模型现算）", "(computed from the models)"), style="dim")
+    say_route(route, as_json)
     return r
 
 

@@ -11,10 +11,12 @@ from rich.table import Table as RichTable
 
 from siyu.cli.app import HomeOpt, JsonOpt, emit_json, out
 from siyu.cli.metrics_cmds import (
+    RecomputeOpt,
     as_of_instant,
     label,
     metrics_app,
     open_metrics_workspace,
+    say_route,
 )
 from siyu.errors import UsageError
 from siyu.i18n import tr
@@ -57,6 +59,7 @@ def rfm_cmd(
              "r, f, m, segment) to FILE.csv or FILE.parquet.", show_default=False)] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
+    recompute: RecomputeOpt = False,
 ) -> None:
     """``siyu metrics rfm`` (help: :data:`RFM_HELP`)."""
     from siyu.results.service import rfm
@@ -67,9 +70,10 @@ def rfm_cmd(
     ws = open_metrics_workspace(home)
     try:
         day, s = as_of_instant(ws, as_of)
-        result = rfm(ws, day, s, out_file)
+        result, route = rfm(ws, day, s, out_file, route="computed" if recompute else None)
     finally:
         ws.close()
+    say_route(route, as_json)
     segments, buyers = result["segments"], result["buyers"]
     total = sum(v["gmv"] for v in segments.values())
     if as_json:
@@ -93,17 +97,19 @@ def rfm_cmd(
 
 
 @metrics_app.command("churn", help=CHURN_HELP)
-def churn_cmd(as_of: AsOfOpt, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+def churn_cmd(as_of: AsOfOpt, home: HomeOpt = None, as_json: JsonOpt = False,
+              recompute: RecomputeOpt = False) -> None:
     """``siyu metrics churn`` (help: :data:`CHURN_HELP`)."""
     from siyu.results.service import churn
 
     ws = open_metrics_workspace(home)
     try:
         day, s = as_of_instant(ws, as_of)
-        result = churn(ws, day, s)
+        result, route = churn(ws, day, s, route="computed" if recompute else None)
         cfg = ws.settings
     finally:
         ws.close()
+    say_route(route, as_json)
     n = {"private": result["private"], "high_risk": result["high_risk"],
          **result["conditions"]}
     rate = result["rate"]

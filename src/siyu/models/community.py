@@ -48,7 +48,8 @@ from siyu.models.periods import Period
 from siyu.models.relationships import active_at
 from siyu.models.sources import Sources, periods_table
 
-__all__ = ["community", "community_periods", "group_touchpoints", "GROUP_TYPES", "COUNT_COLUMNS"]
+__all__ = ["community", "community_periods", "group_touchpoints", "GROUP_TYPES", "COUNT_COLUMNS",
+           "LEVEL_KEYS"]
 
 GROUP_TYPES: tuple[str, ...] = ("normal", "member")
 COUNT_COLUMNS: tuple[str, ...] = (
@@ -101,7 +102,10 @@ def community(src: Sources, period: Period, *, keep: list | None = None) -> dict
             "total_gmv": paid.amount.sum()}
 
 
-_LEVEL_NAMES = ("overall", "by_type", "by_store", "groups")
+LEVEL_KEYS: dict[str, str | None] = {"overall": None, "by_type": "group_type",
+                                     "by_store": "store_id", "groups": "field_ref"}
+"""The levels of :func:`community`, each with the column naming its rows (None: one row)."""
+_LEVEL_NAMES = tuple(LEVEL_KEYS)
 
 
 def community_periods(src: Sources, periods: list[Period], *,

@@ -17,6 +17,7 @@ from functools import cached_property
 import ibis
 import pyarrow as pa
 
+from siyu.models.community import LEVEL_KEYS
 from siyu.models.periods import Period
 from siyu.models.sources import Sources
 
@@ -302,8 +303,6 @@ def _churn(b: Batch) -> pa.Table:
 
 # -- community (§11) -----------------------------------------------------------------------
 
-_LEVELS = {"overall": None, "by_type": "group_type", "by_store": "store_id",
-           "groups": "field_ref"}
 
 
 def _community(b: Batch) -> pa.Table:
@@ -312,7 +311,7 @@ def _community(b: Batch) -> pa.Table:
     for overall), then the level's counts and rates (null where a level has no such column)."""
     out = b.community()
     frames = []
-    for level, key in _LEVELS.items():
+    for level, key in LEVEL_KEYS.items():
         t = out[level]
         k = ibis.literal("") if key is None else t[key].fill_null("").cast("string")
         extra = [c for c in ("name", "group_type", "store_id") if c in t.columns
@@ -327,7 +326,7 @@ def _community(b: Batch) -> pa.Table:
 def _community_joins(b: Batch) -> pa.Table:
     joins = b.community()["joins"]
     frames = []
-    for level, key in _LEVELS.items():
+    for level, key in LEVEL_KEYS.items():
         t = joins[level]
         k = ibis.literal("") if key is None else t[key].fill_null("").cast("string")
         t = t.select("period", level=ibis.literal(level), key=k,

@@ -13,7 +13,7 @@ from siyu.models.periods import Period, parse_period
 from siyu.results.compute import _exists, stored_periods
 from siyu.results.state import EVERYTHING, dirty_since, fingerprint, read_state
 
-__all__ = ["fresh_periods", "stored_rows"]
+__all__ = ["fresh_periods", "stored_rows", "whole_rows"]
 
 
 def fresh_periods(ws, grain: str) -> set[str]:
@@ -34,6 +34,26 @@ def fresh_periods(ws, grain: str) -> set[str]:
         return set()
     zone = ws.settings.zone
     return {p for p in stored if parse_period(p, grain, zone=zone).end_utc <= since}
+
+
+def whole_rows(ws, name: str, grain: str) -> list[dict] | None:
+    """Every row of ``metrics_<name>`` for ``grain`` — a family computed over all the data
+    (cohorts) — or None unless nothing imported or re-assigned since it was computed with the
+    current definitions touches any instant (any new row can change it: the data end, a new
+    entrant)."""
+    con = ws.warehouse.raw
+    table = f"metrics_{name}"
+    if not (_exists(con, "metrics_state") and _exists(con, table)):
+        return None
+    state = read_state(con, grain)
+    if state is None or state.fingerprint != fingerprint(ws.settings):
+        return None
+    if not _nothing_new(ws, state) and dirty_since(con, ws.ops, state) is not None:
+        return None
+    cur = con.execute(f"SELECT * FROM {table} WHERE grain = ?", [grain])
+    cols = [d[0] for d in cur.description]
+    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return rows or None
 
 
 def _nothing_new(ws, state) -> bool:

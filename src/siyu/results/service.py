@@ -5,10 +5,13 @@ Both routes build the object with the same function, so they cannot disagree.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from siyu.models.periods import Period
-from siyu.results.read import fresh_periods, stored_rows
+from siyu.results.read import fresh_periods, stored_rows, whole_rows
+
+if TYPE_CHECKING:
+    import ibis
 
 __all__ = ["fast", "gmv", "daily", "health", "cohorts", "cohorts_between", "check_cohort_grain", "rfm", "churn", "community", "Route",
            "DAILY_COLUMNS", "HEALTH", "DIMENSIONS", "COMMUNITY_METRICS", "RFM_OUT_COLUMNS"]
@@ -106,19 +109,39 @@ HEALTH = {  # dimension: [(JSON key, label, kind)]
 DIMENSIONS = {"scale": "规模 scale", "quality": "质量 quality", "value": "价值 value"}
 
 
-def daily(ws, days: list[Period]) -> dict:
-    """``siyu metrics daily --json``: ``{"days": [...]}`` for the given day periods."""
-    from siyu.models.daily import daily as compute
-    from siyu.models.sources import Sources
+def daily(ws, days: list[Period], *, route: Route | None = None) -> tuple[dict, Route]:
+    """``siyu metrics daily --json``: ``{"days": [...]}`` for the given day periods, stored
+    when every one of them is (``siyu metrics compute --grain day``) and fresh."""
+    records = None if route == "computed" else stored_rows(ws, "daily", days)
+    got: Route = "stored"
+    if records is None:
+        from siyu.models.daily import daily as compute
+        from siyu.models.sources import Sources
 
-    df = compute(Sources.of(ws), days).execute()
+        records = compute(Sources.of(ws), days).execute().to_dict("records")
+        got = "computed"
     rows = []
-    for r in df.to_dict("records"):
+    for r in sorted(records, key=lambda r: r["period"]):
         row = {"date": r["period"]}
         for key, _, kind in DAILY_COLUMNS[1:]:
             row[key] = int(r[key]) if kind == "int" else _round(r[key])
         rows.append(row)
-    return {"days": rows}
+    return {"days": rows}, got
+
+
+def _snapshot_period(ws, day, family: str) -> Period | None:
+    """A stored, fresh period of any grain whose end is the end of local ``day`` (the
+    snapshot of ``--as-of day``) holding rows of ``metrics_<family>``: the day itself, or
+    the week, month, quarter or year that ends with it."""
+    from siyu.models.periods import GRAINS, period_of
+
+    zone = ws.settings.zone
+    end = period_of(day, "day", zone).end
+    for grain in GRAINS:
+        p = period_of(day, grain, zone)
+        if p.end == end and stored_rows(ws, family, [p]):  # None unless fresh
+            return p
+    return None
 
 
 def health_json(period: str, r: dict) -> dict:
@@ -144,18 +167,29 @@ def health(ws, period: Period, *, route: Route | None = None) -> tuple[dict, Rou
     return health_json(str(period), r), "computed"
 
 
-def cohorts(ws, grain: str, start=None, end=None) -> dict:
+def cohorts(ws, grain: str, start=None, end=None, *,
+            route: Route | None = None) -> tuple[dict, Route]:
     """``siyu metrics cohorts --json``: entry cohorts of ``grain`` whose first day is in
-    ``[start, end)`` (local dates; None: all)."""
-    from siyu.models.cohorts import cohorts as compute
-    from siyu.models.sources import Sources
-
+    ``[start, end)`` (local dates; None: all). Stored when ``siyu metrics compute --grain
+    <grain>`` ran and nothing was imported or re-assigned since."""
     ns = sorted(set(ws.settings.retention_days))
-    df = compute(Sources.of(ws), grain, start=start, end=end, days=ns).execute()
+    records = None if route == "computed" else whole_rows(ws, "cohorts", grain)
+    got: Route = "stored"
+    if records is not None:
+        records = sorted((r for r in records if (start is None or r["cohort_start"] >= start)
+                          and (end is None or r["cohort_start"] < end)),
+                         key=lambda r: r["cohort_start"])
+        records = [{**r, "cohort": r["period"]} for r in records]
+    else:
+        from siyu.models.cohorts import cohorts as compute
+        from siyu.models.sources import Sources
+
+        df = compute(Sources.of(ws), grain, start=start, end=end, days=ns).execute()
+        records, got = df.to_dict("records"), "computed"
     rows = [{"cohort": r["cohort"], "size": int(r["size"]),
              "retention": {str(n): _round(r[f"retention_{n}"]) for n in ns}}
-            for r in df.to_dict("records")]
-    return {"grain": grain, "cohorts": rows}
+            for r in records]
+    return {"grain": grain, "cohorts": rows}, got
 
 
 def check_cohort_grain(grain: str) -> None:
@@ -169,8 +203,8 @@ def check_cohort_grain(grain: str) -> None:
                             "of {ok})", g=grain, ok=", ".join(COHORT_GRAINS)))
 
 
-def cohorts_between(ws, grain: str, first: str | None = None,
-                    last: str | None = None) -> dict:
+def cohorts_between(ws, grain: str, first: str | None = None, last: str | None = None, *,
+                    route: Route | None = None) -> tuple[dict, Route]:
     """:func:`cohorts` from the cohort of ``first``'s first day to that of ``last``'s last day
     (period names in any notation; None: unbounded), as ``siyu metrics cohorts --from --to``."""
     from datetime import timedelta
@@ -185,28 +219,37 @@ def cohorts_between(ws, grain: str, first: str | None = None,
     if last:
         q = parse_period(last, zone=zone)
         end = period_of(q.end - timedelta(days=1), grain, zone).end
-    return cohorts(ws, grain, start=start, end=end)
+    return cohorts(ws, grain, start=start, end=end, route=route)
 
 
 # -- RFM (§9) and churn (§10) --------------------------------------------------------------
 
-def rfm(ws, day, snapshot, out_file=None) -> dict:
+def rfm(ws, day, snapshot, out_file=None, *,
+        route: Route | None = None) -> tuple[dict, Route]:
     """``siyu metrics rfm --json`` at the end of local ``day`` (instant ``snapshot``); with
-    ``out_file`` (.csv or .parquet) also writes the per-buyer table."""
-    from siyu.models.rfm import SEGMENT_ORDER, rfm_segments
-    from siyu.models.rfm import rfm as compute
-    from siyu.models.sources import Sources
+    ``out_file`` (.csv or .parquet) also writes the per-buyer table (always computed: the
+    stored results hold the segments only)."""
+    from siyu.models.rfm import SEGMENT_ORDER
 
-    table = compute(Sources.of(ws), snapshot)
-    seg = rfm_segments(table).execute()
-    if out_file is not None:
-        t = table.select(*RFM_OUT_COLUMNS).order_by("consumer_id")
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        if out_file.suffix.lower() == ".csv":
-            t.to_csv(out_file)
-        else:
-            t.to_parquet(out_file)
-    by = {r["segment"]: r for r in seg.to_dict("records")}
+    p = None if route == "computed" or out_file is not None else \
+        _snapshot_period(ws, day, "rfm")
+    if p is not None:
+        records, got = stored_rows(ws, "rfm", [p]), "stored"
+    else:
+        from siyu.models.rfm import rfm as compute
+        from siyu.models.rfm import rfm_segments
+        from siyu.models.sources import Sources
+
+        table = compute(Sources.of(ws), snapshot)
+        records, got = rfm_segments(table).execute().to_dict("records"), "computed"
+        if out_file is not None:
+            t = table.select(*RFM_OUT_COLUMNS).order_by("consumer_id")
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            if out_file.suffix.lower() == ".csv":
+                t.to_csv(out_file)
+            else:
+                t.to_parquet(out_file)
+    by = {r["segment"]: r for r in records}
     total = sum(float(r["monetary"]) for r in by.values())
     segments = {}
     for code in SEGMENT_ORDER:
@@ -218,7 +261,7 @@ def rfm(ws, day, snapshot, out_file=None) -> dict:
         }
     buyers = sum(v["count"] for v in segments.values())
     return {"as_of": day.isoformat(), "snapshot": snapshot.isoformat(), "buyers": buyers,
-            "segments": segments, "out": str(out_file) if out_file else None}
+            "segments": segments, "out": str(out_file) if out_file else None}, got
 
 
 RFM_OUT_COLUMNS = ("consumer_id", "recency_days", "frequency", "monetary", "r", "f", "m",
@@ -226,17 +269,22 @@ RFM_OUT_COLUMNS = ("consumer_id", "recency_days", "frequency", "monetary", "r", 
 """The per-buyer table of ``siyu metrics rfm --out``."""
 
 
-def churn(ws, day, snapshot) -> dict:
+def churn(ws, day, snapshot, *, route: Route | None = None) -> tuple[dict, Route]:
     """``siyu metrics churn --json`` at the end of local ``day`` (instant ``snapshot``)."""
-    from siyu.models.churn import churn_summary
-    from siyu.models.sources import Sources
+    p = None if route == "computed" else _snapshot_period(ws, day, "churn")
+    if p is not None:
+        row, got = stored_rows(ws, "churn", [p])[0], "stored"
+    else:
+        from siyu.models.churn import churn_summary
+        from siyu.models.sources import Sources
 
-    row = churn_summary(Sources.of(ws), snapshot).execute().to_dict("records")[0]
+        row = churn_summary(Sources.of(ws), snapshot).execute().to_dict("records")[0]
+        got = "computed"
     n = {k: int(row[k]) for k in ("private", "high_risk", "no_engaged", "unread_message",
                                   "no_view")}
     return {"as_of": day.isoformat(), "snapshot": snapshot.isoformat(),
             "private": n["private"], "high_risk": n["high_risk"], "rate": _round(row["rate"]),
-            "conditions": {k: n[k] for k in ("no_engaged", "unread_message", "no_view")}}
+            "conditions": {k: n[k] for k in ("no_engaged", "unread_message", "no_view")}}, got
 
 
 # -- community (§11) -----------------------------------------------------------------------
@@ -293,18 +341,56 @@ def _joins(records: list[dict], key: str | None) -> dict:
     return by
 
 
-def community(ws, period: Period) -> dict:
+def _community_stored(ws, period: Period, r: dict,
+                      attrs: ibis.Table) -> tuple[dict, dict] | None:
+    """The levels and joins of :func:`siyu.models.community.community` read from the stored
+    results (``r``, the model's tables, not executed, gives each level's columns; ``attrs``,
+    the groups' names, types and stores), or None when ``period`` is not stored and fresh."""
+    from siyu.models.community import LEVEL_KEYS
+
+    rows = stored_rows(ws, "community", [period])
+    if not rows:
+        return None
+    joins = stored_rows(ws, "community_joins", [period]) or []
+    levels: dict[str, list[dict]] = {}
+    by_level: dict[str, list[dict]] = {}
+    for level, key in LEVEL_KEYS.items():
+        cols = set(r[level].columns)
+        levels[level] = [{**{k: v for k, v in x.items() if k in cols},
+                          **({key: x["key"]} if key else {})}
+                         for x in rows if x["level"] == level]
+        by_level[level] = [{"source": x["source"], "joins": x["joins"],
+                            **({key: x["key"]} if key else {})}
+                           for x in joins if x["level"] == level]
+    names = {g["field_ref"]: g for g in attrs.execute().to_dict("records")}
+    for g in levels["groups"]:
+        a = names.get(g["field_ref"], {})
+        g.update(name=a.get("name"), group_type=a.get("group_type", "normal"),
+                 store_id=a.get("store_id", ""))
+    return levels, by_level
+
+
+def community(ws, period: Period, *, route: Route | None = None) -> tuple[dict, Route]:
     """``siyu metrics community --json`` of ``period``."""
-    from siyu.models.community import GROUP_TYPES
+    from siyu.models.community import GROUP_TYPES, LEVEL_KEYS, group_touchpoints
     from siyu.models.community import community as compute
     from siyu.models.sources import Sources
 
-    r = compute(Sources.of(ws), period)
-    overall = r["overall"].execute().to_dict("records")[0]
-    by_type = {x["group_type"]: x for x in r["by_type"].execute().to_dict("records")}
-    by_store = r["by_store"].order_by("store_id").execute().to_dict("records")
-    groups = r["groups"].order_by("field_ref").execute().to_dict("records")
-    joins = {level: t.execute().to_dict("records") for level, t in r["joins"].items()}
+    src = Sources.of(ws)
+    r = compute(src, period)
+    got: Route = "stored"
+    stored = None if route == "computed" else _community_stored(
+        ws, period, r, group_touchpoints(src))
+    if stored is not None:
+        levels, joins = stored
+    else:
+        levels = {level: r[level].execute().to_dict("records") for level in LEVEL_KEYS}
+        joins = {level: t.execute().to_dict("records") for level, t in r["joins"].items()}
+        got = "computed"
+    overall = levels["overall"][0]
+    by_type = {x["group_type"]: x for x in levels["by_type"]}
+    by_store = sorted(levels["by_store"], key=lambda x: x["store_id"])
+    groups = sorted(levels["groups"], key=lambda x: x["field_ref"])
 
     j_all = _joins(joins["overall"], None).get(None, {})
     j_type = _joins(joins["by_type"], "group_type")
@@ -321,4 +407,4 @@ def community(ws, period: Period) -> dict:
                     "group_type": g["group_type"], "store_id": g["store_id"] or None,
                     **_metrics(g, j_group.get(g["field_ref"], {}), GROUP_ONLY_SKIP),
                     "at_capacity": bool(g["at_capacity"])} for g in groups],
-    }
+    }, got

@@ -103,7 +103,7 @@ def daily(ws, first: str, last: str | None = None) -> dict[str, Any]:
         raise UsageError(tr("to 早于 from", "to is before from"))
     if len(days) > MAX_DAYS:
         raise UsageError(tr("最多 {n} 天", "at most {n} days", n=MAX_DAYS))
-    return service.daily(ws, days)
+    return service.daily(ws, days)[0]
 
 
 def cohorts(ws, grain: str = "day", first: str | None = None,
@@ -112,7 +112,7 @@ def cohorts(ws, grain: str = "day", first: str | None = None,
 
     service.check_cohort_grain(grain)
     require_resolved(ws)
-    return service.cohorts_between(ws, grain, first, last)
+    return service.cohorts_between(ws, grain, first, last)[0]
 
 
 def _snapshot(ws, as_of: str):
@@ -126,21 +126,21 @@ def rfm(ws, as_of: str) -> dict[str, Any]:
     from siyu.results import service
 
     require_resolved(ws)
-    return service.rfm(ws, *_snapshot(ws, as_of))
+    return service.rfm(ws, *_snapshot(ws, as_of))[0]
 
 
 def churn(ws, as_of: str) -> dict[str, Any]:
     from siyu.results import service
 
     require_resolved(ws)
-    return service.churn(ws, *_snapshot(ws, as_of))
+    return service.churn(ws, *_snapshot(ws, as_of))[0]
 
 
 def community(ws, period: str, grain: str | None = None) -> dict[str, Any]:
     from siyu.results import service
 
     require_resolved(ws)
-    return service.community(ws, _period(ws, period, grain))
+    return service.community(ws, _period(ws, period, grain))[0]
 
 
 def layers(ws, as_of: str, compare_to: str | None = None,
