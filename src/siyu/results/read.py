@@ -18,22 +18,41 @@ __all__ = ["fresh_periods", "stored_rows", "whole_rows"]
 
 def fresh_periods(ws, grain: str) -> set[str]:
     """The stored periods of ``grain`` that a re-run of ``siyu metrics compute`` would keep."""
-    con = ws.warehouse.raw
-    if not _exists(con, "metrics_state"):
+    state = _current_state(ws, grain)
+    if state is None:
         return set()
-    state = read_state(con, grain)
-    if state is None or state.fingerprint != fingerprint(ws.settings):
-        return set()
-    stored = stored_periods(con, grain)
-    if _nothing_new(ws, state):
-        return stored
-    since = dirty_since(con, ws.ops, state)
+    stored = stored_periods(ws.warehouse.raw, grain)
+    since = _changed_since(ws, state)
     if since is None:
         return stored
     if since == EVERYTHING:
         return set()
     zone = ws.settings.zone
     return {p for p in stored if parse_period(p, grain, zone=zone).end_utc <= since}
+
+
+def _current_state(ws, grain: str):
+    """The stored results' state of ``grain`` when they were computed with the current
+    definitions, else None."""
+    con = ws.warehouse.raw
+    if not _exists(con, "metrics_state"):
+        return None
+    state = read_state(con, grain)
+    if state is None or state.fingerprint != fingerprint(ws.settings):
+        return None
+    return state
+
+
+def _changed_since(ws, state):
+    """The earliest instant whose data changed since ``state`` (None: nothing)."""
+    if _nothing_new(ws, state):
+        return None
+    return dirty_since(ws.warehouse.raw, ws.ops, state)
+
+
+def _dicts(cur) -> list[dict]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def whole_rows(ws, name: str, grain: str) -> list[dict] | None:
@@ -43,17 +62,10 @@ def whole_rows(ws, name: str, grain: str) -> list[dict] | None:
     entrant)."""
     con = ws.warehouse.raw
     table = f"metrics_{name}"
-    if not (_exists(con, "metrics_state") and _exists(con, table)):
+    state = _current_state(ws, grain)
+    if state is None or not _exists(con, table) or _changed_since(ws, state) is not None:
         return None
-    state = read_state(con, grain)
-    if state is None or state.fingerprint != fingerprint(ws.settings):
-        return None
-    if not _nothing_new(ws, state) and dirty_since(con, ws.ops, state) is not None:
-        return None
-    cur = con.execute(f"SELECT * FROM {table} WHERE grain = ?", [grain])
-    cols = [d[0] for d in cur.description]
-    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-    return rows or None
+    return _dicts(con.execute(f"SELECT * FROM {table} WHERE grain = ?", [grain])) or None
 
 
 def _nothing_new(ws, state) -> bool:
@@ -89,7 +101,5 @@ def stored_rows(ws, name: str, periods: list[Period]) -> list[dict] | None:
     if not _exists(con, table):
         return None
     marks = ", ".join("?" for _ in wanted)
-    cur = con.execute(f"SELECT * FROM {table} WHERE grain = ? AND period IN ({marks})",
-                      [grain, *wanted])
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return _dicts(con.execute(f"SELECT * FROM {table} WHERE grain = ? AND period IN ({marks})",
+                              [grain, *wanted]))
