@@ -41,21 +41,15 @@ def stretches(rel: ibis.Table) -> ibis.Table:
         return [x.occurred_at, (x.action == "end").cast("int8"), x.source.isnull().cast("int8"),
                 x.source]
 
+    # one pass (one sort): a stretch is a start after nothing or an end; it closes at the
+    # first end after it
     w = ibis.window(group_by=list(KEYS), order_by=order(rel))
-    t = rel.mutate(prev=rel.action.lag().over(w))
-    t = t.mutate(
-        opened=((t.action == "start") & (t.prev.isnull() | (t.prev == "end"))).cast("int64"),
-        closes=(t.action == "end") & (t.prev == "start"),
-    )
-    run = ibis.window(group_by=list(KEYS), order_by=order(t), rows=(None, 0))
-    t = t.mutate(stretch=t.opened.sum().over(run))
-    t = t.filter(t.stretch > 0)  # ends before any start close nothing
-    s = t.group_by([*KEYS, "stretch"]).aggregate(
-        started_at=t.occurred_at.min(where=t.opened == 1),
-        ended_at=t.occurred_at.min(where=t.closes),
-        source=t.source.min(where=t.opened == 1),
-    )
-    return s.drop("stretch")
+    later = ibis.window(group_by=list(KEYS), order_by=order(rel), rows=(1, None))
+    t = rel.mutate(prev=rel.action.lag().over(w),
+                   next_end=ibis.ifelse(rel.action == "end", rel.occurred_at, None)
+                   .min().over(later))
+    t = t.filter((t.action == "start") & (t.prev.isnull() | (t.prev == "end")))
+    return t.select(*KEYS, started_at=t.occurred_at, ended_at=t.next_end, source=t.source)
 
 
 def islands(stretches_: ibis.Table) -> ibis.Table:
