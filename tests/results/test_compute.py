@@ -89,6 +89,26 @@ def test_stored_daily_and_rfm_equal_the_models(brand_ws):
     assert got_seg == want_seg and sum(b for b, _ in got_seg.values()) == 14
 
 
+def test_stored_consumer_tiers_are_the_ladder_in_consumer_order(brand_ws):
+    """One row per consumer with tier ≥ 1 and period, inserted straight from the engine
+    sorted by consumer and period (a consumer's history sits in few row groups)."""
+    from siyu.models.tiers import tiers
+
+    compute_metrics(brand_ws, "month", "2025-02", "2025-04")
+    src = Sources.of(brand_ws)
+    zone = brand_ws.settings.zone
+    want = set()
+    for name in ("2025-02", "2025-03", "2025-04"):
+        t = tiers(src, [parse_period(name, zone=zone)]).execute()
+        want |= {(name, c, int(n)) for c, n in zip(t.consumer_id, t.tier, strict=True)}
+    stored = brand_ws.warehouse.raw.execute(
+        "SELECT period, consumer_id, tier FROM metrics_consumer_tiers WHERE grain = 'month' "
+        "ORDER BY rowid").fetchall()
+    assert len([w for w in want if w[0] == "2025-03"]) == 14
+    assert len(stored) == len(want) and set(stored) == want
+    assert stored == sorted(stored, key=lambda r: (r[1], r[0]))
+
+
 def test_a_rerun_without_changes_computes_nothing(brand_ws):
     compute_metrics(brand_ws, "month", "2025-02", "2025-04")
     before = snapshot(brand_ws)

@@ -186,33 +186,30 @@ def _replace(con, grain: str, periods: list[str] | None,
              frames: list[tuple[Result, Frame]]) -> None:
     """In one transaction: delete the rows of ``periods`` (all rows of ``grain`` when None)
     and insert ``frames``. A frame that is an Ibis expression (a family with one row per
-    consumer) is first computed into an engine table, never into Python memory."""
-    kept = {id(data): data.cache() for _, data in frames if isinstance(data, ibis.Table)}
+    consumer) is inserted by the engine straight from its query, never through Python
+    memory."""
     con.execute("BEGIN TRANSACTION")
     try:
         for r, data in frames:
-            if isinstance(data, ibis.Table):
-                source, columns = kept[id(data)].get_name(), list(data.columns)
-            else:
-                con.register("_metrics_rows", data)
-                source, columns = "_metrics_rows", data.column_names
-            _ensure_table(con, r, source, columns)
+            rows = data.schema().to_pyarrow().empty_table() if isinstance(
+                data, ibis.Table) else data
+            con.register("_metrics_rows", rows)
+            _ensure_table(con, r, "_metrics_rows", rows.column_names)
             if periods is None:
                 con.execute(f'DELETE FROM "{r.table}" WHERE grain = ?', [grain])
             else:
                 con.execute(f'DELETE FROM "{r.table}" WHERE grain = ? AND '
                             f"list_contains(?, period)", [grain, periods])
-            con.execute(f'INSERT INTO "{r.table}" BY NAME SELECT ? AS grain, * '
-                        f"FROM {source}", [grain])
-            if source == "_metrics_rows":
-                con.unregister("_metrics_rows")
+            if isinstance(data, ibis.Table):
+                data.get_backend().insert(r.table, data.mutate(grain=ibis.literal(grain)))
+            else:
+                con.execute(f'INSERT INTO "{r.table}" BY NAME SELECT ? AS grain, * '
+                            f"FROM _metrics_rows", [grain])
+            con.unregister("_metrics_rows")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    finally:
-        for t in kept.values():
-            t.release()
 
 
 def _clear_grain(con, grain: str) -> None:
