@@ -97,7 +97,7 @@ def community(src: Sources, period: Period, *, keep: list | None = None) -> dict
     o = src.paid_orders
     paid = o.filter((o.paid_at >= ibis.literal(period.start_utc))
                     & (o.paid_at < ibis.literal(period.end_utc)))
-    return {**{k: one(out[k]) for k in _LEVEL_NAMES},
+    return {**{k: one(out[k]) for k in LEVEL_KEYS},
             "joins": {k: one(t) for k, t in out["joins"].items()},
             "total_gmv": paid.amount.sum()}
 
@@ -105,7 +105,6 @@ def community(src: Sources, period: Period, *, keep: list | None = None) -> dict
 LEVEL_KEYS: dict[str, str | None] = {"overall": None, "by_type": "group_type",
                                      "by_store": "store_id", "groups": "field_ref"}
 """The levels of :func:`community`, each with the column naming its rows (None: one row)."""
-_LEVEL_NAMES = tuple(LEVEL_KEYS)
 
 
 def community_periods(src: Sources, periods: list[Period], *,

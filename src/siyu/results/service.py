@@ -129,18 +129,18 @@ def daily(ws, days: list[Period], *, route: Route | None = None) -> tuple[dict, 
     return {"days": rows}, got
 
 
-def _snapshot_period(ws, day, family: str) -> Period | None:
-    """A stored, fresh period of any grain whose end is the end of local ``day`` (the
-    snapshot of ``--as-of day``) holding rows of ``metrics_<family>``: the day itself, or
-    the week, month, quarter or year that ends with it."""
+def _snapshot_rows(ws, day, family: str) -> list[dict] | None:
+    """The stored, fresh rows of ``metrics_<family>`` for a period of any grain whose end is
+    the end of local ``day`` (the snapshot of ``--as-of day``): the day itself, or the week,
+    month, quarter or year that ends with it; None when there is none."""
     from siyu.models.periods import GRAINS, period_of
 
     zone = ws.settings.zone
     end = period_of(day, "day", zone).end
     for grain in GRAINS:
         p = period_of(day, grain, zone)
-        if p.end == end and stored_rows(ws, family, [p]):  # None unless fresh
-            return p
+        if p.end == end and (rows := stored_rows(ws, family, [p])):  # None unless fresh
+            return rows
     return None
 
 
@@ -231,11 +231,10 @@ def rfm(ws, day, snapshot, out_file=None, *,
     stored results hold the segments only)."""
     from siyu.models.rfm import SEGMENT_ORDER
 
-    p = None if route == "computed" or out_file is not None else \
-        _snapshot_period(ws, day, "rfm")
-    if p is not None:
-        records, got = stored_rows(ws, "rfm", [p]), "stored"
-    else:
+    records = None if route == "computed" or out_file is not None else \
+        _snapshot_rows(ws, day, "rfm")
+    got: Route = "stored"
+    if records is None:
         from siyu.models.rfm import rfm as compute
         from siyu.models.rfm import rfm_segments
         from siyu.models.sources import Sources
@@ -271,9 +270,10 @@ RFM_OUT_COLUMNS = ("consumer_id", "recency_days", "frequency", "monetary", "r", 
 
 def churn(ws, day, snapshot, *, route: Route | None = None) -> tuple[dict, Route]:
     """``siyu metrics churn --json`` at the end of local ``day`` (instant ``snapshot``)."""
-    p = None if route == "computed" else _snapshot_period(ws, day, "churn")
-    if p is not None:
-        row, got = stored_rows(ws, "churn", [p])[0], "stored"
+    rows = None if route == "computed" else _snapshot_rows(ws, day, "churn")
+    got: Route = "stored"
+    if rows is not None:
+        row = rows[0]
     else:
         from siyu.models.churn import churn_summary
         from siyu.models.sources import Sources
