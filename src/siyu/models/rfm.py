@@ -162,7 +162,8 @@ def rfm_periods(src: Sources, periods: list[Period]) -> ibis.Table:
     b = b.mutate(
         r=_score(b, b.recency_days.desc(), by=by),
         f=_score(b, b.frequency, by=by),
-        m=_score(b, b.monetary, by=by),
+        # ranked on M in the money type: the same order as the wide sum, a cheaper sort
+        m=_score(b, b.monetary.cast("decimal(18, 2)"), by=by),
     )
     return b.select("period", "consumer_id", "recency_days", "frequency", "monetary",
                     "first_paid_at", "last_paid_at", "r", "f", "m",
