@@ -124,9 +124,10 @@ class Settings(BaseSettings):
     """N of the N-day retention of entry cohorts (§8)."""
     group_capacity: int = Field(default=400, ge=1)
     """Members at which a group chat is split (§11)."""
-    metrics_batch_periods: int = Field(default=6, ge=1)
-    """Periods `siyu metrics compute` computes together: more is faster (shared work) but
-    holds every consumer's tier for each of them in the engine at once."""
+    metrics_batch_periods: int = Field(default=12, ge=1)
+    """Periods `siyu metrics compute` computes together: more is faster (shared work, fewer
+    queries) but holds every consumer's tier for each of them in the engine at once. The
+    default computes a year of months in one batch."""
     export_unmasked_allowed: bool = False
     """Whether `siyu audience export --unmasked` may write phone numbers in full (§12); off,
     phones are always masked (`138****1234`). Every export is in the audit log either way."""
