@@ -82,7 +82,8 @@ def duckdb_round(home: Path, first: str, last: str) -> dict:
     rep = json.loads(out)
     return {"engine": "duckdb", "seconds": round(s, 2), "compute_seconds": rep["seconds"],
             "cpu_seconds": round(cpu, 2), "load": round(os.getloadavg()[0], 2),
-            "peak_rss_mib": round(rss), "periods": len(rep["computed"])}
+            "peak_rss_mib": round(rss), "periods": len(rep["computed"]),
+            "batch_periods": rep.get("batch_periods")}
 
 
 def families(src, periods, batch_size: int, *, cache: bool = True) -> float:

@@ -124,10 +124,11 @@ class Settings(BaseSettings):
     """N of the N-day retention of entry cohorts (§8)."""
     group_capacity: int = Field(default=400, ge=1)
     """Members at which a group chat is split (§11)."""
-    metrics_batch_periods: int = Field(default=12, ge=1)
+    metrics_batch_periods: int = Field(default=0, ge=0)
     """Periods `siyu metrics compute` computes together: more is faster (shared work, fewer
-    queries) but holds every consumer's tier for each of them in the engine at once. The
-    default computes a year of months in one batch."""
+    queries) but holds every consumer's tier for each of them in the engine at once. 0 = as
+    many as the engine's memory limit allows, up to 12: about 5.6 million consumer-periods
+    per GiB of `memory_limit` (10 M consumers with 11 GiB: 6 periods; 1 M: 12)."""
     export_unmasked_allowed: bool = False
     """Whether `siyu audience export --unmasked` may write phone numbers in full (§12); off,
     phones are always masked (`138****1234`). Every export is in the audit log either way."""

@@ -19,6 +19,8 @@ from siyu.models.periods import parse_period
 from siyu.models.rfm import rfm, rfm_segments
 from siyu.models.sources import Sources
 from siyu.results import RESULTS, compute_metrics
+from siyu.results.compute import auto_batch_periods
+from siyu.warehouse import parse_bytes
 from siyu.workspace import Workspace
 from tests.models.builder import Brand
 from tests.models.test_tiers import march_brand
@@ -162,6 +164,48 @@ def test_a_new_store_recomputes_everything(brand_ws, tmp_path):
     assert rep.computed == ["2025-02", "2025-03"] and rep.reason == "new_data"
 
 
+def test_batches_of_any_size_store_the_same_results(brand_ws, tmp_path):
+    """Four months in batches of 1, 3 (3 + 1) and the automatic size (all 4 at once) store
+    the same rows."""
+    rep = compute_metrics(brand_ws, "month", "2025-01", "2025-04")
+    assert rep.batch_periods == 12
+    whole = snapshot(brand_ws)
+    for size in (1, 3):
+        brand_ws.settings = load_settings(brand_ws.settings_path, metrics_batch_periods=size)
+        rep = compute_metrics(brand_ws, "month", "2025-01", "2025-04", full=True)
+        assert rep.batch_periods == size and len(rep.computed) == 4
+        assert snapshot(brand_ws) == whole
+
+
+def test_the_automatic_batch_size_follows_consumers_and_memory():
+    gib = 2**30
+    # the measured point: 10.3 M consumers in an 11.2 GiB limit ran 6 months at once
+    assert auto_batch_periods(10_301_870, int(11.19 * gib)) == 6
+    assert auto_batch_periods(10_301_870, int(9.31 * gib)) == 5
+    assert auto_batch_periods(1_030_187, int(11.19 * gib)) == 12  # capped at a year
+    assert auto_batch_periods(0, gib) == 12  # no consumers yet
+    assert auto_batch_periods(10**9, gib) == 1  # never less than one period
+    assert auto_batch_periods(5_600_000, gib) == 1 and auto_batch_periods(2_800_000, gib) == 2
+
+
+@pytest.mark.parametrize(("text", "n"), [("11.1 GiB", int(11.1 * 2**30)), ("10GB", 10**10),
+                                         ("476.8 MiB", int(476.8 * 2**20)), ("0 bytes", 0),
+                                         ("512", 512)])
+def test_memory_amounts_are_read_in_their_units(text, n):
+    assert parse_bytes(text) == n
+
+
+@pytest.mark.parametrize("text", ["", "many", "10 parsecs", "-1 GiB", "1.2.3 GB"])
+def test_a_memory_amount_that_is_not_one_is_refused(text):
+    with pytest.raises(ValueError, match="not an amount of memory"):
+        parse_bytes(text)
+
+
+def test_the_engine_reports_its_memory_limit(ws):
+    ws.warehouse.raw.execute("SET memory_limit = '1GB'")
+    assert ws.warehouse.memory_limit_bytes() == pytest.approx(10**9, rel=0.01)
+
+
 def test_grains_are_kept_apart(brand_ws):
     compute_metrics(brand_ws, "month", "2025-03", "2025-03")
     rep = compute_metrics(brand_ws, "week", "2025-W10", "2025-W11")
@@ -187,7 +231,8 @@ def test_cli_json_and_errors(brand_ws, cli):
     got = cli.json("metrics", "compute", "--home", home, "--from", "2025-02", "--to", "2025-03")
     assert got["computed"] == ["2025-02", "2025-03"] and got["from"] == "2025-02"
     assert set(got) == {"grain", "from", "to", "computed", "up_to_date", "reason", "tables",
-                        "seconds"}
+                        "batch_periods", "seconds"}
+    assert got["batch_periods"] == 12  # a small brand: a year of months fits in one batch
     r = cli("metrics", "compute", "--home", home, "--grain", "fortnight", ok=False)
     assert r.exit_code == 2 and "fortnight" in r.output
     r = cli("metrics", "compute", "--home", home, "--from", "2025-03", "--to", "2025-02",

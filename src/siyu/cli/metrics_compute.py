@@ -70,5 +70,8 @@ def compute_cmd(
     t.add_row(tr("已计算 computed", "computed 已计算"), str(len(report.computed)))
     t.add_row(tr("无需重算 up to date", "up to date 无需重算"), str(report.skipped))
     t.add_row(tr("原因 reason", "reason 原因"), tr(*REASONS[report.reason]))
+    if report.batch_periods:
+        t.add_row(tr("每批期间数 periods per batch", "periods per batch 每批期间数"),
+                  str(report.batch_periods))
     t.add_row(tr("耗时 seconds", "seconds 耗时"), f"{report.seconds:.1f}")
     out.print(t)

@@ -4,7 +4,7 @@ the API and reports read them without recomputing.
 
 A run computes the periods that need it (:mod:`siyu.results.state`): periods never stored,
 and stored periods that end after the earliest change since the last run. Periods are
-computed in batches of ``metrics_batch_periods``; each batch replaces its periods' rows in one
+computed in batches of ``metrics_batch_periods`` (0: sized by :func:`auto_batch_periods`); each batch replaces its periods' rows in one
 transaction, so an interrupted run leaves whole periods and the next run finishes the work.
 """
 
@@ -34,7 +34,8 @@ from siyu.results.state import (
     write_state,
 )
 
-__all__ = ["compute_metrics", "ComputeReport", "COMPUTE_GRAINS", "stored_periods"]
+__all__ = ["compute_metrics", "ComputeReport", "COMPUTE_GRAINS", "stored_periods",
+           "auto_batch_periods"]
 
 COMPUTE_GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter")
 
@@ -56,6 +57,8 @@ class ComputeReport:
     | up_to_date"""
     tables: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    batch_periods: int | None = None
+    """Periods computed together (None: nothing computed)."""
 
     def as_json(self) -> dict:
         return {"grain": self.grain,
@@ -63,7 +66,7 @@ class ComputeReport:
                 "to": self.requested[-1] if self.requested else None,
                 "computed": self.computed, "up_to_date": self.skipped,
                 "reason": self.reason, "tables": self.tables,
-                "seconds": round(self.seconds, 3)}
+                "batch_periods": self.batch_periods, "seconds": round(self.seconds, 3)}
 
 
 def stored_periods(con, grain: str) -> set[str]:
@@ -135,12 +138,14 @@ def compute_metrics(ws, grain: Grain = "month", first: str | None = None,
         report.reason = ("new_data" if changed else "new_periods" if todo else "up_to_date")
     report.skipped = len([p for p in periods if p not in set(todo)])
 
-    size = ws.settings.metrics_batch_periods
-    batches = [todo[i:i + size] for i in range(0, len(todo), size)]
-    steps = len(batches) * len([r for r in RESULTS if not r.whole]) + (1 if todo else 0)
     done = 0
     if todo:
         with Sources.of(ws).cached() as src:
+            size = ws.settings.metrics_batch_periods or auto_batch_periods(
+                src.numbered.count().to_pyarrow().as_py(), ws.warehouse.memory_limit_bytes())
+            batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+            steps = len(batches) * len([r for r in RESULTS if not r.whole]) + 1
+            report.batch_periods = size
             for chunk in batches:
                 for _ in _compute_batch(con, src, grain, chunk):
                     done += 1
@@ -154,6 +159,22 @@ def compute_metrics(ws, grain: Grain = "month", first: str | None = None,
     write_state(con, State(grain, fp, watermark, identity_run, datetime.now(UTC)))
     report.seconds = time.perf_counter() - t0
     return report
+
+
+MAX_AUTO_BATCH = 12
+"""The most periods an automatic batch holds (a year of months)."""
+PERIODS_PER_GIB = 5_600_000
+"""Consumer-periods a batch may hold per GiB of the engine's memory limit. Measured on the
+generated brand (docs/benchmarks.md): 10.3 M consumers with an 11.2 GiB limit ran batches of
+6 months (peak RSS 12.4 GiB) and ran out of memory in the tier ladder with 12."""
+
+
+def auto_batch_periods(consumers: int, memory_bytes: int) -> int:
+    """How many periods to compute together when ``metrics_batch_periods`` is 0: as many as
+    :data:`PERIODS_PER_GIB` allows for ``consumers`` (OneID consumers) in ``memory_bytes``,
+    between 1 and :data:`MAX_AUTO_BATCH`."""
+    fit = PERIODS_PER_GIB * memory_bytes // (2**30 * max(consumers, 1))
+    return int(min(MAX_AUTO_BATCH, max(1, fit)))
 
 
 def _compute_batch(con, src: Sources, grain: str, periods: list[Period]):

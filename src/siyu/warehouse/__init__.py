@@ -10,6 +10,7 @@ The DuckDB session time zone is the brand's (§1), so calendar functions on the 
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ from siyu.schema import SYSTEM_COLUMNS, TABLES, Table
 if TYPE_CHECKING:
     import ibis
 
-__all__ = ["Warehouse", "KEY_SEEN_DDL", "create_table_sql", "scalar"]
+__all__ = ["Warehouse", "KEY_SEEN_DDL", "create_table_sql", "scalar", "parse_bytes"]
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params=None):
@@ -117,5 +118,21 @@ class Warehouse:
     def count(self, name: str) -> int:
         return int(scalar(self.raw, f'SELECT count(*) FROM "{name}"'))
 
+    def memory_limit_bytes(self) -> int:
+        """The engine's memory limit in bytes (as the engine reports it, e.g. ``11.1 GiB``)."""
+        return parse_bytes(scalar(self.raw, "SELECT current_setting('memory_limit')"))
+
     def close(self) -> None:
         self.raw.close()
+
+
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+          "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """``"11.1 GiB"``, ``"10GB"``, ``"500 bytes"`` → bytes."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text or "")
+    if not m or m.group(2).lower() not in _UNITS:
+        raise ValueError(f"not an amount of memory: {text!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
