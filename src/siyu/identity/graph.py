@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 __all__ = ["components", "guard_violations", "oldest", "GuardedUnionFind", "NO_TIME"]
 
@@ -25,6 +23,10 @@ def components(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[int, np.ndarra
         return 0, np.zeros(0, dtype=np.int32)
     src = np.asarray(src, dtype=np.int32)
     dst = np.asarray(dst, dtype=np.int32)
+    # SciPy loads on first use: every CLI command imports OneID, few resolve
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     # float64 weights: what connected_components works on (float32 would be copied)
     graph = csr_matrix((np.ones(len(src), dtype=np.float64), (src, dst)), shape=(n, n))
     count, labels = connected_components(graph, directed=False)

@@ -5,12 +5,14 @@ PostgreSQL in production."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
 from siyu.ops.tables import identity_runs, import_runs, metadata
+
+if TYPE_CHECKING:  # Alembic loads when migrations run, not with every CLI command
+    from alembic.config import Config
 
 __all__ = ["OpsStore", "metadata", "import_runs", "identity_runs"]
 
@@ -33,6 +35,8 @@ class OpsStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
     def alembic_config(self) -> Config:
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
@@ -40,6 +44,8 @@ class OpsStore:
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply pending migrations (run by `siyu init` and on open by commands that write)."""
+        from alembic import command
+
         with self.engine.begin() as conn:
             cfg = self.alembic_config()
             cfg.attributes["connection"] = conn
