@@ -190,7 +190,8 @@ def test_the_automatic_batch_size_follows_consumers_and_memory():
 
 @pytest.mark.parametrize(("text", "n"), [("11.1 GiB", int(11.1 * 2**30)), ("10GB", 10**10),
                                          ("476.8 MiB", int(476.8 * 2**20)), ("0 bytes", 0),
-                                         ("512", 512)])
+                                         ("512", 512), ("16383.9 PiB", int(16383.9 * 2**50)),
+                                         ("2TB", 2 * 10**12)])
 def test_memory_amounts_are_read_in_their_units(text, n):
     assert parse_bytes(text) == n
 
@@ -204,6 +205,8 @@ def test_a_memory_amount_that_is_not_one_is_refused(text):
 def test_the_engine_reports_its_memory_limit(ws):
     ws.warehouse.raw.execute("SET memory_limit = '1GB'")
     assert ws.warehouse.memory_limit_bytes() == pytest.approx(10**9, rel=0.01)
+    ws.warehouse.raw.execute("SET memory_limit = '-1'")  # no limit
+    assert ws.warehouse.memory_limit_bytes() > 2**60
 
 
 def test_grains_are_kept_apart(brand_ws):

@@ -4,8 +4,9 @@ the API and reports read them without recomputing.
 
 A run computes the periods that need it (:mod:`siyu.results.state`): periods never stored,
 and stored periods that end after the earliest change since the last run. Periods are
-computed in batches of ``metrics_batch_periods`` (0: sized by :func:`auto_batch_periods`); each batch replaces its periods' rows in one
-transaction, so an interrupted run leaves whole periods and the next run finishes the work.
+computed in batches of ``metrics_batch_periods`` (0: sized by :func:`auto_batch_periods`);
+each batch replaces its periods' rows in one transaction, so an interrupted run leaves whole
+periods and the next run finishes the work.
 """
 
 from __future__ import annotations

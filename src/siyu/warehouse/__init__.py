@@ -126,8 +126,9 @@ class Warehouse:
         self.raw.close()
 
 
-_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
-          "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1,
+          **{u + "b": 1000**i for i, u in enumerate("kmgtpe", 1)},
+          **{u + "ib": 1024**i for i, u in enumerate("kmgtpe", 1)}}
 
 
 def parse_bytes(text: str) -> int:
