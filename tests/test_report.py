@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,6 +30,8 @@ from tests.models.builder import Brand
 from tests.models.test_fast import interactions
 from tests.models.test_tiers import march_brand
 
+FAMILIES = ["fast", "gmv", "daily", "health", "rfm", "churn", "cohorts", "community"]
+"""The metric families the sheets read, in the order they are read."""
 SHEETS = ["概览 Overview", "FAST+", "转化矩阵 Transitions", "连接 Connection", "GMV",
           "日监控 Daily", "健康 Health", "RFM", "流失 Churn", "留存 Cohorts", "社群 Community"]
 
@@ -120,7 +123,10 @@ def value_of(sheet, text: str, col: int = 2):
 # -- the workbook ------------------------------------------------------------------------
 
 def test_json_and_sheet_names(march):
-    assert march.json == {"out": str(march.out), "period": "2025-03", "sheets": SHEETS}
+    # nothing stored (no `siyu metrics compute`): every family computed from the models
+    assert march.json == {"out": str(march.out), "period": "2025-03", "sheets": SHEETS,
+                          "routes": dict.fromkeys(FAMILIES, "computed")}
+    assert list(march.json["routes"]) == FAMILIES
     assert march.wb.sheetnames == SHEETS == list(SHEET_NAMES)
     assert sorted(p.name for p in march.out.parent.iterdir()) == ["march.xlsx"]  # no temp file
 
@@ -236,6 +242,39 @@ def test_health_rfm_churn_community_are_the_models(march):
     assert value_of(g, "成员 members", 4).value == 2  # the member group
     ref = g.cell(row=row_of(g, "0012"), column=1)
     assert ref.value == "0012" and ref.data_type == "s"  # an id stays text
+
+
+def cells(sheet) -> list[list[tuple]]:
+    return [[(c.value, c.number_format) for c in row] for row in sheet.iter_rows()]
+
+
+def test_stored_results_give_the_same_workbook(march, tmp_path):
+    """After `siyu metrics compute` (month and day grains) the report reads the stored
+    results, and every cell and format is as when it computed them."""
+    home = tmp_path / "ws"
+    shutil.copytree(march.home, home)
+    for args in (("--grain", "month", "--from", "2025-02", "--to", "2025-03"),
+                 ("--grain", "day", "--from", "2025-03-01", "--to", "2025-03-31")):
+        r = invoke("metrics", "compute", *args, "--home", home, "--json")
+        assert r.exit_code == 0, r.output
+    out = tmp_path / "stored.xlsx"
+    r = invoke("report", "--period", "2025-03", "--out", out, "--home", home, "--json")
+    assert r.exit_code == 0, r.output
+    routes = json.loads(r.stdout)["routes"]
+    assert routes == {**dict.fromkeys(FAMILIES, "stored"), "cohorts": "computed"}
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == SHEETS
+    for name in SHEETS:
+        want, got = cells(march.wb[name]), cells(wb[name])
+        if name == "概览 Overview":  # the time it was made differs, nothing else
+            at = row_of(march.wb[name], "生成时间 generated at") - 1
+            assert got[at][0] == want[at][0]
+            want, got = want[:at] + want[at + 1:], got[:at] + got[at + 1:]
+        assert got == want, name
+    # the human-readable output says the same
+    r = invoke("report", "--period", "2025-03", "--out", out, "--force", "--home", home)
+    assert "read from stored results: fast, gmv, daily, health, rfm, churn, community; " \
+        "computed: cohorts" in " ".join(r.output.split())
 
 
 def test_formatting(march):

@@ -22,8 +22,10 @@ REPORT_HELP = (
     "Sheets: 概览 Overview (brand, period, settings), FAST+, 转化矩阵 Transitions, 连接 "
     "Connection, GMV, 日监控 Daily, 健康 Health, RFM, 流失 Churn, 留存 Cohorts, 社群 Community. "
     "RFM and churn are snapshots at the end of the period. The numbers are those of the "
-    "`siyu metrics` commands; an empty cell is a rate with no denominator. The file is written "
-    "whole or not at all, and an existing file is kept unless --force."
+    "`siyu metrics` commands, read like them from the results `siyu metrics compute` stored "
+    "when those are fresh (much faster), else computed; --json lists which (`routes`). An "
+    "empty cell is a rate with no denominator. The file is written whole or not at all, and "
+    "an existing file is kept unless --force."
 )
 
 
@@ -56,3 +58,8 @@ def report_cmd(
                  "report written to {f} ({p}, {n} sheets: {s})", f=result["out"],
                  p=result["period"], n=len(result["sheets"]), s=", ".join(result["sheets"])),
               markup=False)
+    routes = result["routes"]
+    stored = [f for f, r in routes.items() if r == "stored"]
+    computed = [f for f, r in routes.items() if r != "stored"]
+    out.print(tr("读自已存结果：{s}；现算：{c}", "read from stored results: {s}; computed: {c}",
+                 s=", ".join(stored) or "—", c=", ".join(computed) or "—"), markup=False)

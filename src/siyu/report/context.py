@@ -1,10 +1,13 @@
-"""What every sheet builder is given: the model inputs and the period of the report."""
+"""What every sheet builder is given: the workspace, the model inputs and the period of the
+report, and the metric objects of :mod:`siyu.results.service` (read from the stored results
+of ``siyu metrics compute`` when they are fresh, computed from the models otherwise)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from siyu.config import Settings
 from siyu.models.periods import Period
@@ -13,10 +16,14 @@ from siyu.models.sources import Sources
 
 @dataclass(frozen=True)
 class Context:
+    ws: Any
     src: Sources
     period: Period
     generated_at: datetime
     """When the report was made (brand-local, aware)."""
+    routes: dict[str, str] = field(default_factory=dict)
+    """Per metric family read so far: ``stored`` or ``computed``
+    (:data:`siyu.results.service.Route`)."""
 
     @property
     def settings(self) -> Settings:
@@ -32,9 +39,16 @@ class Context:
         """end(P) as a UTC instant: the snapshot of the RFM and churn sheets."""
         return self.period.end_utc
 
+    def read(self, family: str, got: tuple[dict, str]) -> dict:
+        """The object of a :mod:`siyu.results.service` call, its route noted as
+        ``family``'s."""
+        obj, route = got
+        self.routes[family] = route
+        return obj
+
     @cached_property
     def fast(self) -> dict:
-        """:func:`siyu.models.fast.fast` of the period (three sheets read it; computed once)."""
-        from siyu.models.fast import fast
+        """``siyu metrics fast --json`` of the period (three sheets read it; read once)."""
+        from siyu.results import service
 
-        return fast(self.src, self.period)
+        return self.read("fast", service.fast(self.ws, self.period))

@@ -69,20 +69,24 @@ def _exists(out: Path) -> SiyuError:
 
 def write_report(ws, period: Period | str, out_path: Path | str, *, grain: Grain | None = None,
                  force: bool = False, progress: Progress | None = None) -> dict:
-    """Compute every metric family of ``period`` (a :class:`Period`, or its name in any grain's
+    """Every metric family of ``period`` (a :class:`Period`, or its name in any grain's
     notation, with ``grain`` to insist on one) on workspace ``ws`` — identities must have been
-    resolved — and write them to the workbook ``out_path``, one sheet per family.
+    resolved — written to the workbook ``out_path``, one sheet per family. Each family is read
+    as its ``siyu metrics … --json`` reads it (:mod:`siyu.results.service`): from the stored
+    results of ``siyu metrics compute`` when they are fresh, else computed from the models;
+    the cohorts of the period are always computed.
 
     The file is written atomically (nothing is left behind on failure; a failure to write is a
     :class:`SiyuError`) and an existing file is replaced only with ``force``. Returns
-    ``{"out", "period", "sheets"}``."""
+    ``{"out", "period", "sheets", "routes"}``; ``routes`` says per family (fast, gmv, daily,
+    health, rfm, churn, cohorts, community) whether it was ``stored`` or ``computed``."""
     from siyu.models.sources import Sources
     from siyu.report.xlsx import save_atomically, workbook
 
     zone = ws.settings.zone
     p = period if isinstance(period, Period) else parse_period(period, grain, zone=zone)
     out = check_out(out_path, force)
-    ctx = Context(Sources.of(ws), p, datetime.now(zone))
+    ctx = Context(ws, Sources.of(ws), p, datetime.now(zone))
     sheets: list[Sheet] = []
     for build in BUILDERS:
         sheets.append(build(ctx))
@@ -96,4 +100,5 @@ def write_report(ws, period: Period | str, out_path: Path | str, *, grain: Grain
     except OSError as e:  # no space, no permission…: nothing was left behind
         raise SiyuError(tr("无法写入 {f}：{e}", "cannot write {f}: {e}", f=out,
                            e=e.strerror or e)) from e
-    return {"out": str(out), "period": str(p), "sheets": [s.name for s in sheets]}
+    return {"out": str(out), "period": str(p), "sheets": [s.name for s in sheets],
+            "routes": dict(ctx.routes)}

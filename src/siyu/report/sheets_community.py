@@ -1,12 +1,11 @@
-"""Report sheet: community (社群) metrics of the period (DOMAIN.md §11), from
-:func:`siyu.models.community.community`, shaped like ``siyu metrics community --json``:
-overall and per group type, joins by source, per store, per group."""
+"""Report sheet: community (社群) metrics of the period (DOMAIN.md §11): the object of
+``siyu metrics community --json`` (:func:`siyu.results.service.community`: the stored results
+when fresh, else the model) — overall and per group type, joins by source, per store, per
+group."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from siyu.cli.metrics_cmds import label, round_or_none
+from siyu.cli.metrics_cmds import label
 from siyu.cli.metrics_community import TYPE_LABELS
 from siyu.report.context import Context
 from siyu.report.layout import Column, Kind, Sheet, Table, Typed
@@ -24,12 +23,6 @@ def _label(zh: str, en: str) -> str:
     return zh if zh == en else label(zh, en)
 
 
-def _value(kind: str, v: Any):
-    if kind == "n":
-        return 0 if v is None or v != v else int(v)
-    return round_or_none(v, 2 if kind == "y" else 6)
-
-
 def _level_table(rows: list[dict], key_col: Column, key: str, extra: list[tuple[Column, str]],
                  skip: tuple[str, ...], title: str) -> Table:
     """One row per entity of a level (stores, groups) with every metric it has."""
@@ -38,24 +31,22 @@ def _level_table(rows: list[dict], key_col: Column, key: str, extra: list[tuple[
     cols = [key_col, *[c for c, _ in extra]]
     cols += [Column(_label(zh, en), KINDS[k]) for _, zh, en, k in metrics]
     body = [[r[key] or None, *[None if r[name] == "" else r[name] for _, name in extra],
-             *[_value(k, r[c]) for c, _, _, k in metrics]] for r in rows]
+             *[r.get(c) for c, _, _, _ in metrics]] for r in rows]
     return Table(cols, body, title=title)
 
 
 def community_sheet(ctx: Context) -> Sheet:
-    from siyu.models.community import GROUP_TYPES, community
+    from siyu.models.community import GROUP_TYPES
+    from siyu.results import service
 
-    r = community(ctx.src, ctx.period)
-    overall = r["overall"].execute().to_dict("records")[0]
-    by_type = {x["group_type"]: x for x in r["by_type"].execute().to_dict("records")}
-    by_store = r["by_store"].order_by("store_id").execute().to_dict("records")
-    groups = r["groups"].order_by("field_ref").execute().to_dict("records")
-    joins = {level: t.execute().to_dict("records") for level, t in r["joins"].items()}
+    r = ctx.read("community", service.community(ctx.ws, ctx.period))
+    overall, by_type = r["overall"], r["by_type"]
+    by_store, groups = r["by_store"], [dict(g) for g in r["groups"]]
 
     levels = [overall, *[by_type[t] for t in GROUP_TYPES]]
     cols = [Column(label("指标", "metric")), Column(label("全部", "overall"))]
     cols += [Column(label(*TYPE_LABELS[t])) for t in GROUP_TYPES]
-    rows = [[_label(zh, en), *[Typed(_value(k, lv[c]), KINDS[k]) for lv in levels]]
+    rows = [[_label(zh, en), *[Typed(lv.get(c), KINDS[k]) for lv in levels]]
             for c, zh, en, k in METRICS if c in overall]
     head = Table(cols, rows, notes=[label(
         f"成员按期末计；满员 = 成员 ≥ {ctx.settings.group_capacity}",
@@ -63,11 +54,9 @@ def community_sheet(ctx: Context) -> Sheet:
         f"{ctx.settings.group_capacity}", " / ")])
 
     per_source: dict[str, list[int]] = {}
-    for i, level in enumerate([None, *GROUP_TYPES]):
-        recs = joins["overall"] if level is None else [
-            j for j in joins["by_type"] if j["group_type"] == level]
-        for j in recs:
-            per_source.setdefault(j["source"], [0] * (1 + len(GROUP_TYPES)))[i] += int(j["joins"])
+    for i, level in enumerate(levels):
+        for source, n in level["joins_by_source"].items():
+            per_source.setdefault(source, [0] * len(levels))[i] += n
     src_rows = [[s, *n] for s, n in sorted(per_source.items(), key=lambda kv: (-kv[1][0], kv[0]))]
     by_source = Table([Column(label("入群来源", "joins by source"), "id"),
                        *[Column(c.label, "int") for c in cols[1:]]], src_rows,
@@ -78,7 +67,6 @@ def community_sheet(ctx: Context) -> Sheet:
     for row in groups:
         zh, en = TYPE_LABELS.get(row["group_type"], (row["group_type"], row["group_type"]))
         row["type_label"] = label(zh, en)
-        row["at_capacity"] = bool(row["at_capacity"])
     per_group = _level_table(
         groups, Column(label("群", "group") + " field_ref", "id"), "field_ref",
         [(Column(label("群名", "name")), "name"), (Column(label("类型", "type")), "type_label"),

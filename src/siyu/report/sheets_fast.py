@@ -149,9 +149,10 @@ FACTOR_KINDS: dict[str, Kind] = {"users": "int", "conversion": "rate", "frequenc
 
 def gmv_sheet(ctx: Context) -> Sheet:
     """GMV of P and P−1, the factors U × c × f × a with the LMDI parts, GMV by field."""
-    from siyu.models.gmv import FACTORS, gmv
+    from siyu.models.gmv import FACTORS
+    from siyu.results import service
 
-    r = gmv(ctx.src, ctx.period)
+    r = ctx.read("gmv", service.gmv(ctx.ws, ctx.period))
     att = r["attribution"] or {}
     cols = [Column(label("指标", "metric")), Column(f"{label('上期', 'previous')} {r['previous']}"),
             Column(f"{label('本期', 'period')} {r['period']}"),

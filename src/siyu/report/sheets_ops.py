@@ -1,9 +1,11 @@
 """Report sheets: daily monitoring, health, cohorts (DOMAIN.md §8), RFM (§9), churn (§10).
 
-Each runs the model function of its ``siyu metrics`` command and shapes the result the way
-that command's ``--json`` does (counts as integers, rates rounded to 6 digits, money to 2);
-labels are the CLI's. RFM and churn are snapshots at end(P), like ``--as-of`` the period's
-last day.
+Daily, health, RFM and churn show the object of their ``siyu metrics`` command's ``--json``
+(:mod:`siyu.results.service`: the stored results when fresh, else the models), with the
+CLI's labels. RFM and churn are snapshots at end(P), like ``--as-of`` the period's last day.
+Cohorts run the model over the cohorts entering in the period (the stored cohorts are of
+whole grains, over all the data) and are shaped as ``--json`` shapes them (counts as
+integers, rates rounded to 6 digits).
 """
 
 from __future__ import annotations
@@ -19,13 +21,6 @@ KINDS: dict[str, Kind] = {"text": "date", "int": "int", "rate": "rate", "money":
 """The CLI tables' column kinds as report kinds (the daily ``date`` column is a day)."""
 
 
-def _shape(v, kind: str):
-    """A model value as the CLI's ``--json`` has it."""
-    if kind == "int":
-        return int(v)
-    return round_or_none(v, 2 if kind == "money" else 6)
-
-
 def _days(ctx: Context):
     from siyu.models.periods import period_of, periods_between
 
@@ -36,11 +31,10 @@ def _days(ctx: Context):
 
 def daily_sheet(ctx: Context) -> Sheet:
     """``siyu metrics daily`` over every day of the period."""
-    from siyu.models.daily import daily
+    from siyu.results import service
 
-    df = daily(ctx.src, _days(ctx)).execute()
-    rows = [[r["period"], *[_shape(r[k], kind) for k, _, kind in DAILY_COLUMNS[1:]]]
-            for r in df.to_dict("records")]
+    days = ctx.read("daily", service.daily(ctx.ws, _days(ctx)))["days"]
+    rows = [[d[k] for k, _, _ in DAILY_COLUMNS] for d in days]
     cols = [Column(lbl, KINDS[kind]) for _, lbl, kind in DAILY_COLUMNS]
     return Sheet("日监控 Daily", [Table(cols, rows, notes=[
         label("空白 = 分母为 0（无定义）", "empty = zero denominator (undefined)", " / ")])],
@@ -49,33 +43,28 @@ def daily_sheet(ctx: Context) -> Sheet:
 
 def health_sheet(ctx: Context) -> Sheet:
     """``siyu metrics health`` of the period: scale, quality, value."""
-    from siyu.models.health import health
+    from siyu.results import service
 
-    r = health(ctx.src, [ctx.period]).execute().to_dict("records")[0]
+    r = ctx.read("health", service.health(ctx.ws, ctx.period))
     rows = []
     for dim, items in HEALTH.items():
         for i, (k, lbl, kind) in enumerate(items):
-            rows.append([DIMENSIONS[dim] if i == 0 else None, lbl,
-                         Typed(_shape(r[k], kind), KINDS[kind])])
+            rows.append([DIMENSIONS[dim] if i == 0 else None, lbl, Typed(r[dim][k], KINDS[kind])])
     cols = [Column("维度 dimension"), Column("指标 metric"), Column("值 value")]
     return Sheet("健康 Health", [Table(cols, rows)])
 
 
 def rfm_sheet(ctx: Context) -> Sheet:
     """``siyu metrics rfm --as-of <last day>``: buyers, GMV and GMV share per segment."""
-    from siyu.models.rfm import SEGMENT_ORDER, SEGMENTS, rfm, rfm_segments
+    from siyu.models.rfm import SEGMENT_ORDER, SEGMENTS
+    from siyu.results import service
 
-    seg = rfm_segments(rfm(ctx.src, ctx.snapshot)).execute()
-    by = {r["segment"]: r for r in seg.to_dict("records")}
-    total = sum(float(r["monetary"]) for r in by.values())
-    rows = []
-    for code in SEGMENT_ORDER:
-        r = by.get(code)
-        rows.append([label(*SEGMENTS[code]), int(r["buyers"]) if r else 0,
-                     round(float(r["monetary"]), 2) if r else 0.0,
-                     round_or_none(r["gmv_share"]) if r else (0.0 if total > 0 else None)])
-    rows.append([label("合计", "total"), sum(r[1] for r in rows), round(total, 2),
-                 1.0 if total > 0 else None])
+    r = ctx.read("rfm", service.rfm(ctx.ws, ctx.last_day, ctx.snapshot))
+    seg = r["segments"]
+    rows = [[label(*SEGMENTS[code]), seg[code]["count"], seg[code]["gmv"],
+             seg[code]["gmv_share"]] for code in SEGMENT_ORDER]
+    total = round(sum(s["gmv"] for s in seg.values()), 2)
+    rows.append([label("合计", "total"), r["buyers"], total, 1.0 if total > 0 else None])
     cols = [Column(label("分群", "segment")), Column(label("人数", "buyers"), "int"),
             Column(label("金额", "GMV"), "money"), Column(label("金额占比", "GMV share"), "rate")]
     note = label(f"截至 {ctx.last_day.isoformat()} 日终；近 {ctx.settings.rfm_lookback_days} 天"
@@ -87,12 +76,11 @@ def rfm_sheet(ctx: Context) -> Sheet:
 
 def churn_sheet(ctx: Context) -> Sheet:
     """``siyu metrics churn --as-of <last day>``: the population, each condition, high risk."""
-    from siyu.models.churn import churn_summary
+    from siyu.results import service
 
-    row = churn_summary(ctx.src, ctx.snapshot).execute().to_dict("records")[0]
+    r = ctx.read("churn", service.churn(ctx.ws, ctx.last_day, ctx.snapshot))
     cfg = ctx.settings
-    n = {k: int(row[k]) for k in ("private", "high_risk", "no_engaged", "unread_message",
-                                  "no_view")}
+    n = {"private": r["private"], "high_risk": r["high_risk"], **r["conditions"]}
     rows = [
         kv(label("私域用户", "private-domain consumers"), n["private"], "int"),
         kv(label(f"{cfg.churn_no_engaged_days} 天无互动",
@@ -103,7 +91,7 @@ def churn_sheet(ctx: Context) -> Sheet:
         kv(label(f"{cfg.churn_no_view_days} 天无浏览", f"no view in {cfg.churn_no_view_days} days"),
            n["no_view"], "int"),
         kv(label("高流失风险", "high risk"), n["high_risk"], "int"),
-        kv(label("高风险占比", "high-risk rate"), round_or_none(row["rate"]), "rate"),
+        kv(label("高风险占比", "high-risk rate"), r["rate"], "rate"),
     ]
     cols = [Column(label("指标", "metric")), Column(label("值", "value"))]
     note = label(f"截至 {ctx.last_day.isoformat()} 日终", f"at the end of "
@@ -137,6 +125,7 @@ def cohorts_sheet(ctx: Context) -> Sheet:
     """``siyu metrics cohorts``: the day cohorts entering in the period, then the same rolled up
     by week or month (for a week, month, quarter or year)."""
     ns = sorted(set(ctx.settings.retention_days))
+    ctx.routes["cohorts"] = "computed"
     tables = [_cohort_table(ctx, "day", ns, None)]
     grain = ROLLUP.get(ctx.period.grain)
     if grain:
