@@ -1,11 +1,9 @@
 """Report sheets: daily monitoring, health, cohorts (DOMAIN.md §8), RFM (§9), churn (§10).
 
-Daily, health, RFM and churn show the object of their ``siyu metrics`` command's ``--json``
-(:mod:`siyu.results.service`: the stored results when fresh, else the models), with the
-CLI's labels. RFM and churn are snapshots at end(P), like ``--as-of`` the period's last day.
-Cohorts run the model over the cohorts entering in the period (the stored cohorts are of
-whole grains, over all the data) and are shaped as ``--json`` shapes them (counts as
-integers, rates rounded to 6 digits).
+Each shows what its ``siyu metrics`` command reads (:mod:`siyu.results.service`: the stored
+results when fresh, else the models), with the CLI's labels; the cohort tables also show
+the retained counts. RFM and churn are snapshots at end(P), like ``--as-of`` the period's
+last day.
 """
 
 from __future__ import annotations
@@ -104,16 +102,20 @@ ROLLUP = {"week": "week", "month": "month", "quarter": "month", "year": "month"}
 
 
 def _cohort_table(ctx: Context, grain: str, ns: list[int], title: str | None) -> Table:
-    from siyu.models.cohorts import cohorts
+    """The cohorts of ``grain`` entering in the period; the family's route is ``stored`` only
+    when every cohort table of the sheet is."""
+    from siyu.results import service
 
     p = ctx.period
-    df = cohorts(ctx.src, grain, start=p.start, end=p.end, days=ns).execute()  # type: ignore[arg-type]
+    records, route = service.cohort_records(ctx.ws, grain, p.start, p.end)
+    if ctx.routes.get("cohorts") != "computed":
+        ctx.routes["cohorts"] = route
     cols = [Column("队列 cohort", "id"), Column("人数 size", "int")]
     for n in ns:
         cols += [Column(f"{n}日留存人数 retained in {n} days", "int"),
                  Column(f"{n}日留存 {n}-day retention", "rate")]
     rows = []
-    for r in df.to_dict("records"):
+    for r in records:
         row = [r["cohort"], int(r["size"])]
         for n in ns:
             row += [int(r[f"retained_{n}"]), round_or_none(r[f"retention_{n}"])]
@@ -125,7 +127,6 @@ def cohorts_sheet(ctx: Context) -> Sheet:
     """``siyu metrics cohorts``: the day cohorts entering in the period, then the same rolled up
     by week or month (for a week, month, quarter or year)."""
     ns = sorted(set(ctx.settings.retention_days))
-    ctx.routes["cohorts"] = "computed"
     tables = [_cohort_table(ctx, "day", ns, None)]
     grain = ROLLUP.get(ctx.period.grain)
     if grain:

@@ -13,7 +13,7 @@ from siyu.results.read import fresh_periods, stored_rows, whole_rows
 if TYPE_CHECKING:
     import ibis
 
-__all__ = ["fast", "gmv", "daily", "health", "cohorts", "cohorts_between", "check_cohort_grain", "rfm", "churn", "community", "Route",
+__all__ = ["fast", "gmv", "daily", "health", "cohorts", "cohort_records", "cohorts_between", "check_cohort_grain", "rfm", "churn", "community", "Route",
            "DAILY_COLUMNS", "HEALTH", "DIMENSIONS", "COMMUNITY_METRICS", "RFM_OUT_COLUMNS"]
 
 Route = Literal["stored", "computed"]
@@ -167,25 +167,32 @@ def health(ws, period: Period, *, route: Route | None = None) -> tuple[dict, Rou
     return health_json(str(period), r), "computed"
 
 
-def cohorts(ws, grain: str, start=None, end=None, *,
-            route: Route | None = None) -> tuple[dict, Route]:
-    """``siyu metrics cohorts --json``: entry cohorts of ``grain`` whose first day is in
-    ``[start, end)`` (local dates; None: all). Stored when ``siyu metrics compute --grain
-    <grain>`` ran and nothing was imported or re-assigned since."""
+def cohort_records(ws, grain: str, start=None, end=None, *,
+                   route: Route | None = None) -> tuple[list[dict], Route]:
+    """The rows of :func:`siyu.models.cohorts.cohorts` of ``grain`` whose first day is in
+    ``[start, end)`` (local dates; None: all), by first day: ``cohort, cohort_start, size``
+    and per N of ``retention_days`` ``retained_N, retention_N``. Stored when ``siyu metrics
+    compute --grain <grain>`` ran and nothing was imported or re-assigned since."""
     ns = sorted(set(ws.settings.retention_days))
     records = None if route == "computed" else whole_rows(ws, "cohorts", grain)
-    got: Route = "stored"
     if records is not None:
         records = sorted((r for r in records if (start is None or r["cohort_start"] >= start)
                           and (end is None or r["cohort_start"] < end)),
                          key=lambda r: r["cohort_start"])
-        records = [{**r, "cohort": r["period"]} for r in records]
-    else:
-        from siyu.models.cohorts import cohorts as compute
-        from siyu.models.sources import Sources
+        return [{**r, "cohort": r["period"]} for r in records], "stored"
+    from siyu.models.cohorts import cohorts as compute
+    from siyu.models.sources import Sources
 
-        df = compute(Sources.of(ws), grain, start=start, end=end, days=ns).execute()
-        records, got = df.to_dict("records"), "computed"
+    df = compute(Sources.of(ws), grain, start=start, end=end, days=ns).execute()
+    return df.to_dict("records"), "computed"
+
+
+def cohorts(ws, grain: str, start=None, end=None, *,
+            route: Route | None = None) -> tuple[dict, Route]:
+    """``siyu metrics cohorts --json``: the :func:`cohort_records` of ``grain`` whose first
+    day is in ``[start, end)``, with their retention rates."""
+    ns = sorted(set(ws.settings.retention_days))
+    records, got = cohort_records(ws, grain, start, end, route=route)
     rows = [{"cohort": r["cohort"], "size": int(r["size"]),
              "retention": {str(n): _round(r[f"retention_{n}"]) for n in ns}}
             for r in records]
