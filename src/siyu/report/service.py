@@ -73,8 +73,8 @@ def write_report(ws, period: Period | str, out_path: Path | str, *, grain: Grain
     notation, with ``grain`` to insist on one) on workspace ``ws`` — identities must have been
     resolved — written to the workbook ``out_path``, one sheet per family. Each family is read
     as its ``siyu metrics … --json`` reads it (:mod:`siyu.results.service`): from the stored
-    results of ``siyu metrics compute`` when they are fresh, else computed from the models;
-    the cohorts of the period are always computed.
+    results of ``siyu metrics compute`` when they are fresh, else computed from the models
+    (the daily sheet and the day cohorts are stored by ``--grain day`` only).
 
     The file is written atomically (nothing is left behind on failure; a failure to write is a
     :class:`SiyuError`) and an existing file is replaced only with ``force``. Returns
